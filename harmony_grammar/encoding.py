@@ -1,0 +1,156 @@
+"""``HarmonyEncoding``: the reference's façade, binding the tokenizer bridge, the templates and the grammar.
+
+    >>> enc = load_harmony_encoding(HarmonyEncodingName.HARMONY_GPT_OSS)
+    >>> convo = Conversation.from_messages([Message.from_role_and_content(Role.USER, "Hi")])
+    >>> enc.decode(enc.render_conversation_for_completion(convo, Role.ASSISTANT))
+    '<|start|>user<|message|>Hi<|end|><|start|>assistant'
+"""
+
+from __future__ import annotations
+
+import threading
+from enum import Enum
+from functools import cached_property
+from typing import AbstractSet, Collection, Iterable, List, Literal, Optional, Sequence
+
+from .errors import HarmonyError
+from .model import (
+    Conversation,
+    Message,
+    RenderConversationConfig,
+    RenderOptions,
+    Role,
+)
+from .render import Renderer
+from .resources import load_json
+from .templating import TemplateSet
+from .tokens import Tokenizer, load_tokenizer
+
+__all__ = ["HarmonyEncoding", "HarmonyEncodingName", "load_harmony_encoding"]
+
+
+class HarmonyEncodingName(str, Enum):
+    """Names accepted by :func:`load_harmony_encoding`."""
+
+    HARMONY_GPT_OSS = "HarmonyGptOss"
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class HarmonyEncoding:
+    """Renders conversations to tokens and parses tokens back to messages."""
+
+    def __init__(self, name: str, tokenizer: Tokenizer, templates: TemplateSet) -> None:
+        self._name = name
+        self.tokenizer = tokenizer
+        self.templates = templates
+        self._renderer = Renderer(tokenizer, templates, load_json("templates", "format.json"))
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @cached_property
+    def special_tokens_set(self) -> set[str]:
+        """The text of every special token, named and reserved."""
+        return set(self.tokenizer.special_tokens)
+
+    # -- rendering ---------------------------------------------------------
+
+    def render_conversation_for_completion(
+        self,
+        conversation: Conversation | Iterable[Message],
+        next_turn_role: Role,
+        config: Optional[RenderConversationConfig] = None,
+    ) -> List[int]:
+        """Render a conversation and open the next turn (``<|start|>`` + role) for sampling."""
+        return self._renderer.render_for_completion(conversation, next_turn_role, config)
+
+    def render_conversation(
+        self,
+        conversation: Conversation | Iterable[Message],
+        config: Optional[RenderConversationConfig] = None,
+    ) -> List[int]:
+        """Render a conversation without appending a new role."""
+        return self._renderer.render_conversation(conversation, config)
+
+    def render_conversation_for_training(
+        self,
+        conversation: Conversation | Iterable[Message],
+        config: Optional[RenderConversationConfig] = None,
+    ) -> List[int]:
+        """Render a conversation for training: a final assistant answer ends in ``<|return|>``."""
+        return self._renderer.render_for_training(conversation, config)
+
+    def render(self, message: Message, render_options: Optional[RenderOptions] = None) -> List[int]:
+        """Render a single message."""
+        if not isinstance(message, Message):
+            raise HarmonyError(f"message: expected a Message, found {type(message).__name__}")
+        return self._renderer.render_message(message, render_options)
+
+    # -- tokens ------------------------------------------------------------
+
+    def encode(
+        self,
+        text: str,
+        *,
+        allowed_special: Literal["all"] | AbstractSet[str] = set(),
+        disallowed_special: Literal["all"] | Collection[str] = "all",
+    ) -> list[int]:
+        """Encode text; special-token spellings raise unless allowed.
+
+        >>> enc = load_harmony_encoding("HarmonyGptOss")
+        >>> enc.encode("<|end|>", allowed_special={"<|end|>"})
+        [200007]
+        >>> enc.encode("<|end|>", disallowed_special=())
+        [27, 91, 419, 91, 29]
+        """
+        return self.tokenizer.encode(text, allowed_special=allowed_special, disallowed_special=disallowed_special)
+
+    def decode_utf8(self, tokens: Sequence[int]) -> str:
+        """Decode tokens to text; invalid UTF-8 raises ``HarmonyError``."""
+        return self.tokenizer.decode_utf8(tokens)
+
+    def decode_bytes(self, tokens: Sequence[int]) -> bytes:
+        """Decode tokens to raw bytes."""
+        return self.tokenizer.decode_bytes(tokens)
+
+    def decode(self, tokens: Sequence[int], errors: str = "replace") -> str:
+        """Decode tokens to text, replacing invalid UTF-8 by default."""
+        return self.tokenizer.decode_bytes(tokens).decode("utf-8", errors=errors)
+
+    def is_special_token(self, token: int) -> bool:
+        """Whether ``token`` is a special token."""
+        if isinstance(token, bool) or not isinstance(token, int):
+            raise HarmonyError(f"token: expected an integer token id, found {type(token).__name__}")
+        return self.tokenizer.is_special_token(token)
+
+    def stop_tokens(self) -> List[int]:
+        """Tokens that end sampling: ``<|return|>``, ``<|end|>`` and ``<|call|>``."""
+        return sorted(self.tokenizer.stop_tokens)
+
+    def stop_tokens_for_assistant_actions(self) -> List[int]:
+        """Tokens that end an assistant action: ``<|return|>`` and ``<|call|>``."""
+        return sorted(self.tokenizer.stop_tokens_for_assistant_actions)
+
+
+_lock = threading.Lock()
+_encodings: dict[tuple[str, int], HarmonyEncoding] = {}
+
+
+def load_harmony_encoding(name: str | HarmonyEncodingName) -> HarmonyEncoding:
+    """Load an encoding by name (``"HarmonyGptOss"``); the vocabulary ships with the package."""
+    key = str(name.value if isinstance(name, HarmonyEncodingName) else name)
+    tokenizer = load_tokenizer()
+    if key != tokenizer.table.name:
+        raise HarmonyError(f"unknown encoding name {key!r} (expected {tokenizer.table.name!r})")
+    cache_key = (key, id(tokenizer))
+    found = _encodings.get(cache_key)
+    if found is None:
+        with _lock:
+            found = _encodings.get(cache_key)
+            if found is None:
+                found = HarmonyEncoding(key, tokenizer, TemplateSet.default())
+                _encodings[cache_key] = found
+    return found

@@ -1,0 +1,40 @@
+"""Where the format's data files live: inside the installed package, or beside it in a checkout."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .errors import HarmonyError
+
+__all__ = ["data_dir", "load_json"]
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+@lru_cache(maxsize=None)
+def data_dir(name: str) -> Path:
+    """Return the folder ``grammar`` or ``templates``.
+
+    A wheel carries them inside the package; a source checkout keeps them at
+    the repository root, next to the package.
+    """
+    for candidate in (_PACKAGE / name, _PACKAGE.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise HarmonyError(f"data folder {name!r} not found next to {_PACKAGE}")
+
+
+def load_json(folder: str, *parts: str) -> Any:
+    """Read a JSON data file, naming the file and position if it is malformed."""
+    path = data_dir(folder).joinpath(*parts)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise HarmonyError(f"cannot read data file {path}: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise HarmonyError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None

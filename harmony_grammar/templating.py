@@ -1,0 +1,267 @@
+"""The Jinja2 side of rendering: a sandboxed environment over the template folders, and its helpers.
+
+Templates produce text. Where a template must emit a special token (the header
+layout), it calls ``special("<|channel|>")``; ``brk`` ends one piece of text and
+starts another, because the reference encodes header fields separately and
+tokenization depends on where the pieces start. Both are markers carrying a
+random per-process nonce, so no user-supplied text can forge them:
+
+    >>> t = TemplateSet.default()
+    >>> pieces = t.split(t.markers.special("<|start|>") + "user" + t.markers.brk + ":bob")
+    >>> pieces
+    [Special(text='<|start|>'), 'user', ':bob']
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, NamedTuple, Sequence
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from .errors import HarmonyError
+from .resources import data_dir
+
+__all__ = ["Special", "Markers", "TemplateSet", "rust_lines", "serde_json_text"]
+
+
+class Special(NamedTuple):
+    """A special token emitted by a template, by its text."""
+
+    text: str
+
+
+class Markers:
+    """Unforgeable in-band markers for special tokens and piece breaks."""
+
+    def __init__(self) -> None:
+        nonce = secrets.token_hex(12)
+        self._prefix = f"\x00{nonce}"
+        self.brk = f"{self._prefix}\x00"
+        self._split = re.compile(re.escape(self._prefix) + "(?:\x01([^\x00]*))?\x00")
+
+    def special(self, text: str) -> str:
+        """The marker for special token ``text`` (checked against the token table when split)."""
+        return f"{self._prefix}\x01{text}\x00"
+
+    def split(self, rendered: str) -> list[str | Special]:
+        """Split template output into text pieces and special tokens; empty pieces are dropped."""
+        parts = self._split.split(rendered)
+        out: list[str | Special] = []
+        for i, part in enumerate(parts):
+            if i % 2 == 0:
+                if part:
+                    out.append(part)
+            elif part is not None:
+                out.append(Special(part))
+        return out
+
+
+def rust_lines(text: str) -> list[str]:
+    """Split like Rust's ``str::lines``: on ``\\n``, dropping one trailing ``\\r`` per line and a final empty line."""
+    if not text:
+        return []
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def _ryu_float(value: float) -> str:
+    """Format a finite float the way serde_json (ryu) prints it."""
+    if value == 0:
+        return "-0.0" if math.copysign(1.0, value) < 0 else "0.0"
+    sign = "-" if value < 0 else ""
+    text = repr(abs(value))
+    mantissa, _, exp = text.partition("e")
+    whole, _, frac = mantissa.partition(".")
+    digits = (whole + frac).lstrip("0")
+    k = int(exp or 0) - len(frac)
+    stripped = digits.rstrip("0")
+    k += len(digits) - len(stripped)
+    digits = stripped
+    length = len(digits)
+    kk = length + k
+    if 0 <= k and kk <= 16:
+        body = digits + "0" * k + ".0"
+    elif 0 < kk <= 16:
+        body = digits[:kk] + "." + digits[kk:]
+    elif -5 < kk <= 0:
+        body = "0." + "0" * (-kk) + digits
+    elif length == 1:
+        body = f"{digits}e{kk - 1}"
+    else:
+        body = f"{digits[0]}.{digits[1:]}e{kk - 1}"
+    return sign + body
+
+
+def _json_string(text: str) -> str:
+    out = ['"']
+    for ch in text:
+        code = ord(ch)
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif code < 0x20:
+            out.append({"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch, f"\\u{code:04x}"))
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def serde_json_text(value: Any) -> str:
+    """Compact JSON text as serde_json's ``Display`` writes it (the reference prints defaults this way).
+
+    >>> serde_json_text({"a": [1, 2.5, 1e16, None, "é"]})
+    '{"a":[1,2.5,1e16,null,"é"]}'
+    """
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        if -(2**63) <= value < 2**64:
+            return str(int(value))
+        try:
+            return _ryu_float(float(value))
+        except OverflowError:
+            raise HarmonyError(f"number {value} is out of range for a JSON schema value") from None
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise HarmonyError(f"{value} is not a valid JSON number")
+        return _ryu_float(value)
+    if isinstance(value, str):
+        return _json_string(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(serde_json_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(_json_string(str(k)) + ":" + serde_json_text(v) for k, v in value.items()) + "}"
+    raise HarmonyError(f"value of type {type(value).__name__} is not JSON")
+
+
+def _jget(value: Any, key: str) -> Any:
+    """``value[key]`` if value is a JSON object holding key, else None (serde's ``Value::get``)."""
+    return value.get(key) if isinstance(value, dict) else None
+
+
+def _jhas(value: Any, key: str) -> bool:
+    """Whether value is a JSON object holding key (even with a null value)."""
+    return isinstance(value, dict) and key in value
+
+
+def _fail(message: str) -> str:
+    raise HarmonyError(message)
+
+
+def _strip_prefix(text: str, prefix: str) -> str:
+    return text[len(prefix):] if text.startswith(prefix) else text
+
+
+@dataclass
+class TemplateSet:
+    """Compiled templates from an ordered list of folders (earlier folders override later ones)."""
+
+    env: jinja2.Environment
+    markers: Markers
+    folders: tuple[Path, ...]
+
+    @classmethod
+    def from_folders(cls, folders: Sequence[Path]) -> "TemplateSet":
+        """Templates looked up in ``folders`` in order; the package defaults are not added implicitly."""
+        markers = Markers()
+        env = SandboxedEnvironment(
+            loader=jinja2.FileSystemLoader([str(f) for f in folders]),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+            auto_reload=False,
+            cache_size=-1,
+        )
+        env.filters.update(
+            lines=rust_lines,
+            json=serde_json_text,
+            strip_prefix=_strip_prefix,
+        )
+        env.tests.update(
+            array=lambda v: isinstance(v, list),
+            object=lambda v: isinstance(v, dict),
+        )
+        env.globals.update(
+            jget=_jget,
+            jhas=_jhas,
+            fail=_fail,
+            special=markers.special,
+            brk=markers.brk,
+        )
+        return cls(env=env, markers=markers, folders=tuple(folders))
+
+    @classmethod
+    def default(cls) -> "TemplateSet":
+        """The templates shipped with the package."""
+        return cls.from_folders([data_dir("templates")])
+
+    def get(self, name: str) -> jinja2.Template:
+        """Load and compile ``name``, raising ``HarmonyError`` with file and line on a syntax error."""
+        try:
+            return self.env.get_template(name)
+        except jinja2.TemplateSyntaxError as exc:
+            raise HarmonyError(
+                f"{exc.filename or exc.name}:{exc.lineno}: template syntax error: {exc.message}"
+            ) from None
+        except jinja2.TemplateNotFound:
+            raise HarmonyError(
+                f"template {name!r} not found in " + ", ".join(str(f) for f in self.folders)
+            ) from None
+
+    def render(self, name: str, **context: Any) -> str:
+        """Render template ``name``; template errors name the file and line."""
+        template = self.get(name)
+        try:
+            return template.render(**context)
+        except HarmonyError:
+            raise
+        except jinja2.TemplateError as exc:
+            raise HarmonyError(f"{_where(exc, template)}: template error: {exc}") from None
+
+    def macro(self, name: str, macro: str) -> Callable[..., str]:
+        """A macro of template ``name`` as a Python callable."""
+        template = self.get(name)
+        try:
+            fn = getattr(template.module, macro)
+        except AttributeError:
+            raise HarmonyError(f"{template.filename}: no macro named {macro!r}") from None
+
+        def call(*args: Any, **kwargs: Any) -> str:
+            try:
+                return str(fn(*args, **kwargs))
+            except HarmonyError:
+                raise
+            except jinja2.TemplateError as exc:
+                raise HarmonyError(f"{_where(exc, template)}: template error: {exc}") from None
+
+        return call
+
+    def split(self, rendered: str) -> list[str | Special]:
+        return self.markers.split(rendered)
+
+
+def _where(exc: BaseException, template: jinja2.Template) -> str:
+    lineno = getattr(exc, "lineno", None)
+    name = template.filename or template.name or "<template>"
+    return f"{name}:{lineno}" if lineno else str(name)
+
+
+def iter_template_files(folder: Path) -> Iterable[Path]:
+    """The template and data files of a folder, recursively, in a stable order."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)

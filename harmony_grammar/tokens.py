@@ -1,0 +1,285 @@
+"""The tokenizer bridge: tiktoken's o200k BPE plus the special-token table of grammar/tokens.json.
+
+It maps text to token ids and back, and special tokens both ways::
+
+    >>> bridge = load_tokenizer()
+    >>> bridge.encode_ordinary("<|end|>")          # text never becomes a special token
+    [27, 91, 419, 91, 29]
+    >>> bridge.special_id("<|end|>")
+    200007
+    >>> bridge.decode_utf8([200006, 1428, 200008])
+    '<|start|>user<|message|>'
+"""
+
+from __future__ import annotations
+
+import binascii
+import gzip
+import hashlib
+import os
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import AbstractSet, Collection, Iterable, Literal, Sequence
+
+import tiktoken
+
+from .errors import HarmonyError
+from .resources import load_json
+
+__all__ = ["SpecialToken", "TokenTable", "Tokenizer", "load_tokenizer", "VOCAB_ENV_VAR"]
+
+VOCAB_ENV_VAR = "TIKTOKEN_ENCODINGS_BASE"
+_BUNDLED_VOCAB = Path(__file__).resolve().parent / "vocab"
+
+
+@dataclass(frozen=True)
+class SpecialToken:
+    """One named special token of the table."""
+
+    text: str
+    id: int
+    terminal: str | None = None
+    stop: bool = False
+    stop_for_assistant_actions: bool = False
+
+
+@dataclass(frozen=True)
+class TokenTable:
+    """The contents of ``grammar/tokens.json``: names, ids, stop flags and the reserved range."""
+
+    name: str
+    tokenizer_name: str
+    vocab_file: str
+    vocab_sha256: str
+    n_ranks: int
+    pattern: str
+    named: tuple[SpecialToken, ...]
+    reserved_first: int
+    reserved_last: int
+    reserved_text: str
+
+    @classmethod
+    def load(cls) -> "TokenTable":
+        """Read the table shipped with the package."""
+        raw = load_json("grammar", "tokens.json")
+        try:
+            vocab = raw["vocabulary"]
+            reserved = raw["reserved"]
+            return cls(
+                name=raw["name"],
+                tokenizer_name=raw["tokenizer"],
+                vocab_file=vocab["file"],
+                vocab_sha256=vocab["sha256"],
+                n_ranks=int(vocab["ranks"]),
+                pattern="|".join(raw["pattern"]),
+                named=tuple(SpecialToken(**entry) for entry in raw["special_tokens"]),
+                reserved_first=int(reserved["first"]),
+                reserved_last=int(reserved["last"]),
+                reserved_text=reserved["text"],
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise HarmonyError(f"grammar/tokens.json is malformed: {exc!r}") from None
+
+    def all_special(self) -> dict[str, int]:
+        """Every special token, named and reserved, as text -> id."""
+        out = {tok.text: tok.id for tok in self.named}
+        named_ids = set(out.values())
+        for tid in range(self.reserved_first, self.reserved_last + 1):
+            if tid not in named_ids:
+                out[self.reserved_text.format(id=tid)] = tid
+        return out
+
+
+def _read_vocab(table: TokenTable) -> bytes:
+    """The vocabulary file's bytes, from TIKTOKEN_ENCODINGS_BASE if set, else the bundled copy."""
+    base = os.environ.get(VOCAB_ENV_VAR)
+    if base:
+        path = Path(base) / table.vocab_file
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise HarmonyError(
+                f"{VOCAB_ENV_VAR}={base!r} is set but {path} cannot be read: {exc.strerror}"
+            ) from None
+        where = str(path)
+    else:
+        path = _BUNDLED_VOCAB / (table.vocab_file + ".gz")
+        try:
+            data = gzip.decompress(path.read_bytes())
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise HarmonyError(f"bundled vocabulary {path} is unreadable: {exc}") from None
+        where = f"bundled {path.name}"
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != table.vocab_sha256:
+        raise HarmonyError(
+            f"vocabulary {where} has sha256 {digest}, expected {table.vocab_sha256}"
+        )
+    return data
+
+
+def _parse_ranks(data: bytes) -> dict[bytes, int]:
+    """Parse tiktoken's ``base64 rank`` lines."""
+    a2b = binascii.a2b_base64
+    ranks: dict[bytes, int] = {}
+    try:
+        for line in data.splitlines():
+            if line:
+                token, rank = line.split(b" ")
+                ranks[a2b(token)] = int(rank)
+    except (ValueError, binascii.Error) as exc:
+        raise HarmonyError(f"vocabulary file is malformed: {exc}") from None
+    return ranks
+
+
+class Tokenizer:
+    """BPE text <-> ids, with the harmony special tokens mapped both ways."""
+
+    def __init__(self, table: TokenTable, ranks: dict[bytes, int]) -> None:
+        self.table = table
+        self.special_tokens: dict[str, int] = table.all_special()
+        self.special_by_id: dict[int, str] = {v: k for k, v in self.special_tokens.items()}
+        self.n_vocab = max(self.special_by_id) + 1
+        self._by_name = {tok.text: tok for tok in table.named}
+        self.stop_tokens: frozenset[int] = frozenset(t.id for t in table.named if t.stop)
+        self.stop_tokens_for_assistant_actions: frozenset[int] = frozenset(
+            t.id for t in table.named if t.stop_for_assistant_actions
+        )
+        self.terminal_of: dict[int, str] = {t.id: t.terminal for t in table.named if t.terminal}
+        self._encoding = tiktoken.Encoding(
+            table.tokenizer_name,
+            pat_str=table.pattern,
+            mergeable_ranks=ranks,
+            special_tokens=self.special_tokens,
+        )
+        self._core = self._encoding._core_bpe
+        # id -> bytes, for the per-token streaming path.
+        token_bytes: list[bytes] = [b""] * self.n_vocab
+        for piece, rank in ranks.items():
+            token_bytes[rank] = piece
+        for text, tid in self.special_tokens.items():
+            token_bytes[tid] = text.encode("utf-8")
+        self.token_bytes: tuple[bytes, ...] = tuple(token_bytes)
+        self._special_regex_cache: dict[frozenset[str], re.Pattern[str]] = {}
+
+    # -- special tokens -------------------------------------------------
+
+    def special_id(self, text: str) -> int:
+        """The id of a special token given by its text, e.g. ``"<|start|>"``."""
+        try:
+            return self.special_tokens[text]
+        except KeyError:
+            raise HarmonyError(f"{text!r} is not a special token of {self.table.name}") from None
+
+    def is_special_token(self, token: int) -> bool:
+        """Whether ``token`` is one of the special tokens (named or reserved)."""
+        return token in self.special_by_id
+
+    # -- encoding --------------------------------------------------------
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        """Encode text as ordinary tokens only; special-token spellings stay text."""
+        try:
+            return self._core.encode_ordinary(text)
+        except UnicodeEncodeError:
+            text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+            return self._core.encode_ordinary(text)
+
+    def encode(
+        self,
+        text: str,
+        *,
+        allowed_special: Literal["all"] | AbstractSet[str] = frozenset(),
+        disallowed_special: Literal["all"] | Collection[str] = "all",
+    ) -> list[int]:
+        """Encode text; special-token spellings are errors unless allowed (tiktoken's rules)."""
+        if allowed_special == "all":
+            allowed_special = frozenset(self.special_tokens)
+        if disallowed_special == "all":
+            disallowed_special = frozenset(self.special_tokens) - set(allowed_special)
+        if disallowed_special:
+            found = self._special_regex(frozenset(disallowed_special)).search(text)
+            if found:
+                token = found.group()
+                raise HarmonyError(
+                    f"Encountered text corresponding to disallowed special token {token!r}.\n"
+                    "If you want this text to be encoded as a special token, pass it to "
+                    f"`allowed_special`, e.g. `allowed_special={{'{token}', ...}}`.\n"
+                    "If you want this text to be encoded as normal text, disable the check for "
+                    f"this token by passing `disallowed_special=(enc.special_tokens_set - {{'{token}'}})`.\n"
+                    "To disable this check for all special tokens, pass `disallowed_special=()`.\n"
+                )
+        allowed = set(allowed_special) & self.special_tokens.keys()
+        try:
+            return self._core.encode(text, allowed)
+        except UnicodeEncodeError:
+            text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+            return self._core.encode(text, allowed)
+
+    def _special_regex(self, tokens: frozenset[str]) -> re.Pattern[str]:
+        pattern = self._special_regex_cache.get(tokens)
+        if pattern is None:
+            pattern = re.compile("|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True)))
+            if len(self._special_regex_cache) < 64:
+                self._special_regex_cache[tokens] = pattern
+        return pattern
+
+    # -- decoding --------------------------------------------------------
+
+    def check_tokens(self, tokens: Iterable[object]) -> list[int]:
+        """Return ``tokens`` as a list of ids, or raise naming the first bad one and its index."""
+        out = tokens if type(tokens) is list else list(tokens)
+        n = self.n_vocab
+        try:
+            if not out or (min(out) >= 0 and max(out) < n and all(type(t) is int for t in out)):  # type: ignore[type-var,operator]
+                return out  # type: ignore[return-value]
+        except TypeError:
+            pass
+        for index, tok in enumerate(out):
+            if isinstance(tok, bool) or not isinstance(tok, int):
+                if hasattr(tok, "__index__") and not isinstance(tok, bool):
+                    tok = tok.__index__()  # numpy integers and the like
+                else:
+                    raise HarmonyError(
+                        f"token {index}: expected an integer token id, found {type(tok).__name__} {tok!r}"
+                    )
+            if not 0 <= tok < n:
+                raise HarmonyError(
+                    f"token {index}: id {tok} is outside the vocabulary (valid ids are 0..{n - 1})"
+                )
+        return [int(t) for t in out]  # type: ignore[call-overload]
+
+    def decode_bytes(self, tokens: Sequence[int]) -> bytes:
+        """Concatenate the bytes of ``tokens``; special tokens decode to their spelling."""
+        ids = self.check_tokens(tokens)
+        return self._core.decode_bytes(ids)
+
+    def decode_utf8(self, tokens: Sequence[int]) -> str:
+        """Decode ``tokens`` to text, raising ``HarmonyError`` on invalid UTF-8."""
+        data = self.decode_bytes(tokens)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise HarmonyError(
+                f"tokens do not decode to valid UTF-8: invalid byte at offset {exc.start}"
+            ) from None
+
+
+_lock = threading.Lock()
+_cache: dict[tuple[str, str | None], Tokenizer] = {}
+
+
+def load_tokenizer() -> Tokenizer:
+    """The process-wide tokenizer for the current vocabulary source (loaded once, thread-safe)."""
+    key = ("HarmonyGptOss", os.environ.get(VOCAB_ENV_VAR) or None)
+    found = _cache.get(key)
+    if found is not None:
+        return found
+    with _lock:
+        found = _cache.get(key)
+        if found is None:
+            table = TokenTable.load()
+            found = Tokenizer(table, _parse_ranks(_read_vocab(table)))
+            _cache[key] = found
+    return found
