@@ -73,7 +73,7 @@ def rust_lines(text: str) -> list[str]:
 
 
 def _ryu_float(value: float) -> str:
-    """Format a finite float the way serde_json (ryu) prints it."""
+    """Format a finite float as the reference prints it: shortest digits, ryu's layout, ``e+N`` exponents."""
     if value == 0:
         return "-0.0" if math.copysign(1.0, value) < 0 else "0.0"
     sign = "-" if value < 0 else ""
@@ -93,10 +93,10 @@ def _ryu_float(value: float) -> str:
         body = digits[:kk] + "." + digits[kk:]
     elif -5 < kk <= 0:
         body = "0." + "0" * (-kk) + digits
-    elif length == 1:
-        body = f"{digits}e{kk - 1}"
     else:
-        body = f"{digits[0]}.{digits[1:]}e{kk - 1}"
+        exponent = kk - 1
+        mark = f"e+{exponent}" if exponent > 0 else f"e{exponent}"
+        body = (digits if length == 1 else f"{digits[0]}.{digits[1:]}") + mark
     return sign + body
 
 
@@ -120,7 +120,7 @@ def serde_json_text(value: Any) -> str:
     """Compact JSON text as serde_json's ``Display`` writes it (the reference prints defaults this way).
 
     >>> serde_json_text({"a": [1, 2.5, 1e16, None, "é"]})
-    '{"a":[1,2.5,1e16,null,"é"]}'
+    '{"a":[1,2.5,1e+16,null,"é"]}'
     """
     if value is None:
         return "null"
