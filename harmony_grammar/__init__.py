@@ -12,6 +12,7 @@ A drop-in for ``openai_harmony``::
 
 from .encoding import HarmonyEncoding, HarmonyEncodingName, load_harmony_encoding
 from .errors import HarmonyError
+from .stream import StreamableParser, StreamState
 from .model import (
     Author,
     ChannelConfig,
@@ -48,6 +49,8 @@ __all__ = [
     "HarmonyEncoding",
     "HarmonyEncodingName",
     "load_harmony_encoding",
+    "StreamableParser",
+    "StreamState",
     "HarmonyError",
     "HarmonyDataError",
 ]

@@ -21,6 +21,9 @@ from .model import (
     RenderOptions,
     Role,
 )
+from .grammar import load_grammar
+from .header import HeaderRules
+from .parse import Parser
 from .render import Renderer
 from .resources import load_json
 from .templating import TemplateSet
@@ -46,6 +49,7 @@ class HarmonyEncoding:
         self.tokenizer = tokenizer
         self.templates = templates
         self._renderer = Renderer(tokenizer, templates, load_json("templates", "format.json"))
+        self.parser = Parser(tokenizer, load_grammar(tokenizer), HeaderRules.load())
 
     @property
     def name(self) -> str:
@@ -88,6 +92,22 @@ class HarmonyEncoding:
         if not isinstance(message, Message):
             raise HarmonyError(f"message: expected a Message, found {type(message).__name__}")
         return self._renderer.render_message(message, render_options)
+
+    # -- parsing -----------------------------------------------------------
+
+    def parse_messages_from_completion_tokens(
+        self,
+        tokens: Sequence[int],
+        role: Optional[Role] = None,
+        *,
+        strict: bool = True,
+    ) -> List[Message]:
+        """Parse tokens into messages. With ``role``, the tokens start after ``<|start|>ROLE``.
+
+        ``strict=False`` tolerates a stop token inside a header, as the reference does.
+        Errors raise ``HarmonyError`` naming the token index and what was expected.
+        """
+        return self.parser.parse(tokens, role, strict)
 
     # -- tokens ------------------------------------------------------------
 

@@ -1,0 +1,8 @@
+"""``python -m harmony_grammar``: the same command line as ``harmony-grammar``."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
