@@ -280,3 +280,108 @@ def render_case(rng: random.Random, builtin_tools: dict[str, dict[str, Any]]) ->
         "next_role": rng.choice(ROLES),
         "auto_drop_analysis": rng.choice([None, True, False]),
     }
+
+
+# -- completions (token ids) ---------------------------------------------------------
+
+STRUCTURE = [200006, 200008, 200005, 200003, 200007, 200012, 200002]  # start message channel constrain end call return
+ODD_SPECIALS = [199998, 199999, 200000, 200004, 200013, 200500, 201088]
+OUT_OF_VOCAB = [201089, 250000, 2**31 - 1, 2**31, 2**32 - 1]
+
+
+def header_text(rng: random.Random) -> str:
+    """Header text in the shapes models write (mostly), and odd ones."""
+    if rng.random() < 0.8:
+        role = rng.choice(["assistant", "assistant", "assistant", "user", "functions.get_weather to=assistant",
+                           "browser.search to=assistant", "system", "developer"])
+        channel = rng.choice(["analysis", "commentary", "final"])
+        r = rng.random()
+        if r < 0.3 or (" to=" in role and r < 0.7):
+            return f"{role}<|channel|>{channel}"
+        if r < 0.5:
+            return f"{role} to=functions.f<|channel|>{channel}" + rng.choice(["", " <|constrain|>json", " code"])
+        if r < 0.7:
+            return f"{role}<|channel|>{channel} to=functions.f" + rng.choice(["", " <|constrain|>json", "<|constrain|>json"])
+        if r < 0.8:
+            return role
+        return f"{role}<|channel|>{channel}" + rng.choice([" json", "<|channel|>x", " to=a b", " a b c"])
+    role = rng.choice(["assistant", "user", "tool", "functions.get_weather", "Assistant", "", "to=x", "a b"])
+    parts = [role]
+    if rng.random() < 0.5:
+        parts.append(rng.choice([" to=functions.get_weather", " to=assistant", " x", "  to=a b"]))
+    if rng.random() < 0.75:
+        parts.append("<|channel|>" + rng.choice(["analysis", "", " final", "final ", "x<y"]))
+    if rng.random() < 0.25:
+        parts.append(rng.choice([" <|constrain|>json", "<|constrain|>json", " json", " <|constrain|>"]))
+    if rng.random() < 0.2:
+        parts.append(text(rng, 3))
+    return "".join(parts)
+
+
+def completion_tokens(rng: random.Random, with_start: bool, encode: "Any", encode_ordinary: "Any") -> list[int]:
+    """Well-formed messages; header text may spell special tokens, content never does."""
+    out: list[int] = []
+    for i in range(rng.randint(1, 4)):
+        if i > 0 or with_start:
+            out.append(200006)
+        out.extend(encode(header_text(rng)))
+        out.append(200008)
+        out.extend(encode_ordinary(text(rng, 8)))
+        end = rng.choice([200007, 200007, 200012, 200002, None]) if i < 3 else None
+        if end is None:
+            break
+        out.append(end)
+    return out
+
+
+def mutate(rng: random.Random, tokens: list[int]) -> list[int]:
+    """Delete, insert, replace or truncate a few tokens."""
+    toks = list(tokens)
+    for _ in range(rng.randint(1, 3)):
+        op = rng.random()
+        pos = rng.randint(0, len(toks)) if toks else 0
+        if op < 0.3 and toks:
+            del toks[min(pos, len(toks) - 1)]
+        elif op < 0.6:
+            toks.insert(pos, rng.choice(STRUCTURE + ODD_SPECIALS + [rng.randint(0, 199997)]))
+        elif op < 0.75 and toks:
+            toks[min(pos, len(toks) - 1)] = rng.choice(STRUCTURE + [rng.randint(0, 199997)])
+        elif op < 0.9:
+            toks = toks[:pos]
+        else:
+            toks.insert(pos, rng.choice(OUT_OF_VOCAB))
+    return toks
+
+
+def random_tokens(rng: random.Random) -> list[int]:
+    """Random token ids, biased towards structure and byte-level tokens that split UTF-8."""
+    out = []
+    for _ in range(rng.randint(0, 30)):
+        r = rng.random()
+        if r < 0.35:
+            out.append(rng.choice(STRUCTURE))
+        elif r < 0.45:
+            out.append(rng.choice(ODD_SPECIALS))
+        elif r < 0.6:
+            out.append(rng.randint(0, 255))  # single bytes, often invalid UTF-8 on their own
+        elif r < 0.62:
+            out.append(rng.choice(OUT_OF_VOCAB))
+        else:
+            out.append(rng.randint(0, 199997))
+    return out
+
+
+def parse_case_tokens(rng: random.Random, encode: "Any", encode_ordinary: "Any") -> tuple[list[int], str | None]:
+    """A token list and the role to parse it with (None: it starts with <|start|>)."""
+    with_role = rng.random() < 0.4
+    kind = rng.random()
+    if kind < 0.55:
+        tokens = completion_tokens(rng, not with_role, encode, encode_ordinary)
+    elif kind < 0.8:
+        tokens = mutate(rng, completion_tokens(rng, not with_role, encode, encode_ordinary))
+    else:
+        tokens = random_tokens(rng)
+        if not with_role and rng.random() < 0.7:
+            tokens = [200006] + tokens
+    role = rng.choice(["assistant", "assistant", "user", "tool", "system", "developer"]) if with_role else None
+    return tokens, role
