@@ -120,10 +120,12 @@ def read_conversation(path: Optional[str]) -> tuple[Conversation, str]:
     where = STDIN if path == "-" else path
     try:
         if path == "-":
-            text = sys.stdin.read()
+            stdin = getattr(sys.stdin, "buffer", None)
+            data: bytes | str = stdin.read() if stdin is not None else sys.stdin.read()
         else:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
+            with open(path, "rb") as handle:
+                data = handle.read()
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
     except OSError as exc:
         raise InputError(where, f"cannot read file: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
