@@ -1,0 +1,101 @@
+"""harmony_grammar against oss-harmony 0.0.11 (Rust), in separate processes, alternating A B A B.
+
+    python benchmarks/compare.py            # all figures, 3 rounds
+    python benchmarks/compare.py --quick    # tiny inputs, one round (used by the test suite)
+
+For each figure it prints the median of the rounds, the ratio ours/reference and
+the peak RSS of each side. The reference runs in its own virtual environment
+(../ref-oss, created from PyPI if missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+import reference  # noqa: E402
+
+FIGURES = [
+    ("a", "load_harmony_encoding, cold process", "lower"),
+    ("b", "render_conversation_for_completion, ~7k tokens", "lower"),
+    ("c", "re-render after one more turn", "lower"),
+    ("d", "parse_messages_from_completion_tokens, ~5k tokens", "lower"),
+    ("e", "StreamableParser, per token", "lower"),
+    ("f64", "render 64 KiB of '!'", "lower"),
+    ("f256", "render 256 KiB of '!'", "lower"),
+    ("g", "render_conversation_for_training throughput", "higher"),
+]
+
+
+def run(python: str, module: str, figure: str, quick: bool) -> dict:
+    env = dict(os.environ)
+    env.pop("TIKTOKEN_ENCODINGS_BASE", None)
+    if module == "harmony_grammar":
+        env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    cmd = [python, str(HERE / "runner.py"), module, figure] + (["--quick"] if quick else [])
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
+    if out.returncode != 0:
+        raise SystemExit(f"{module} {figure} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def fmt(value: float, unit: str) -> str:
+    if unit == "s":
+        return f"{value * 1000:.2f} ms"
+    if unit == "s/token":
+        return f"{value * 1e6:.2f} µs/token"
+    return f"{value:,.0f} {unit}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="tiny inputs and one round (a smoke test)")
+    ap.add_argument("--figures", default=",".join(f for f, _, _ in FIGURES))
+    ap.add_argument("--json", action="store_true", help="print the results as JSON as well")
+    args = ap.parse_args(argv)
+    rounds = 1 if args.quick else args.rounds
+    ref_python, why = reference.ensure("oss-harmony")
+    if ref_python is None:
+        print(f"reference unavailable: {why}", file=sys.stderr)
+        return 2
+    wanted = args.figures.split(",")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, Python {platform.python_version()}, {platform.platform()}")
+    print(f"{'figure':<6} {'what':<52} {'harmony_grammar':>18} {'oss-harmony':>18} {'ratio':>7} {'RSS MB ours/ref':>16}")
+    results = {}
+    for fig, what, better in FIGURES:
+        if fig not in wanted:
+            continue
+        ours, theirs = [], []
+        for _ in range(rounds):
+            ours.append(run(sys.executable, "harmony_grammar", fig, args.quick))
+            theirs.append(run(str(ref_python), "openai_harmony", fig, args.quick))
+        o = statistics.median(r["value"] for r in ours)
+        t = statistics.median(r["value"] for r in theirs)
+        unit = ours[0]["unit"]
+        ratio = o / t if better == "lower" else t / o
+        rss_o = max(r["rss_mb"] for r in ours)
+        rss_t = max(r["rss_mb"] for r in theirs)
+        results[fig] = {"ours": o, "reference": t, "unit": unit, "ratio": ratio, "rss_ours_mb": rss_o, "rss_reference_mb": rss_t}
+        print(f"{fig:<6} {what:<52} {fmt(o, unit):>18} {fmt(t, unit):>18} {ratio:>7.2f} {rss_o:>7.0f}/{rss_t:<7.0f}", flush=True)
+    print("ratio = ours/reference time (for g: reference/ours throughput); below 1 means harmony_grammar is faster.")
+    if "f64" in results and "f256" in results:
+        growth = results["f256"]["ours"] / results["f64"]["ours"]
+        print(f"f growth, 4x the text: {growth:.2f}x the time")
+    if args.json:
+        print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
