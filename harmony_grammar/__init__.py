@@ -13,6 +13,7 @@ A drop-in for ``openai_harmony``::
 from .encoding import HarmonyEncoding, HarmonyEncodingName, load_harmony_encoding
 from .errors import HarmonyError
 from .stream import StreamableParser, StreamState
+from .validate import Diagnostic, validate, validate_file
 from .model import (
     Author,
     ChannelConfig,
@@ -53,4 +54,7 @@ __all__ = [
     "StreamState",
     "HarmonyError",
     "HarmonyDataError",
+    "Diagnostic",
+    "validate",
+    "validate_file",
 ]

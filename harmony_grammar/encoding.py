@@ -16,6 +16,7 @@ from typing import AbstractSet, Collection, Iterable, List, Literal, Optional, S
 from .errors import HarmonyError
 from .model import (
     Conversation,
+    HarmonyDataError,
     Message,
     RenderConversationConfig,
     RenderOptions,
@@ -164,7 +165,7 @@ def load_harmony_encoding(name: str | HarmonyEncodingName) -> HarmonyEncoding:
     key = str(name.value if isinstance(name, HarmonyEncodingName) else name)
     tokenizer = load_tokenizer()
     if key != tokenizer.table.name:
-        raise HarmonyError(f"unknown encoding name {key!r} (expected {tokenizer.table.name!r})")
+        raise HarmonyDataError(f"unknown encoding name {key!r} (expected {tokenizer.table.name!r})")
     cache_key = (key, id(tokenizer))
     found = _encodings.get(cache_key)
     if found is None:

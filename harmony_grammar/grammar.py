@@ -26,7 +26,7 @@ __all__ = ["Grammar", "load_grammar", "START_SYMBOLS", "MAX_TOKEN_ID"]
 # Token ids are unsigned 32-bit, as in the reference; larger or negative ids are errors.
 MAX_TOKEN_ID = 2**32 - 1
 
-START_SYMBOLS = ("conversation", "completion", "conversation_tolerant", "completion_tolerant")
+START_SYMBOLS = ("conversation", "completion", "conversation_tolerant", "completion_tolerant", "transcript")
 
 # How terminals are named in error messages.
 _NAMES = {"TEXT": "text", "SPECIAL": "a reserved special token", "$END": "the end of the input"}

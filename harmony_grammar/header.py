@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Container, Optional
 
 from .errors import HarmonyError
 from .resources import load_json
@@ -91,11 +91,14 @@ class HeaderRules:
                 break
         return after[:end], text[:marker_at] + after[end:]
 
-    def interpret(self, text: str, role: Optional[str], *, fields: bool = True) -> ParsedHeader:
+    def interpret(self, text: str, role: Optional[str], *, fields: bool = True,
+                  tool_names: Container[str] = ()) -> ParsedHeader:
         """Read a header's text. ``role`` is the role given to the parser for the first message.
 
         With ``fields=False`` (a tolerant header cut off by a stop token) only the
         role and channel are read and the other words are returned as ``remaining``.
+        A first word in ``tool_names`` is read as a tool author even without a
+        recipient (the validator knows the transcript's tools; the reference does not).
         Raises :class:`HeaderError` with the reference's wording.
         """
         channel = None
@@ -121,7 +124,7 @@ class HeaderRules:
             first_word = parts[0]
             if first_word in ROLES:
                 role = first_word
-            elif len(parts) > 1 or first_word.startswith(self.recipient_prefix):
+            elif len(parts) > 1 or first_word.startswith(self.recipient_prefix) or first_word in tool_names:
                 parts.pop(0)
                 role = "tool"
             else:

@@ -386,6 +386,8 @@ class Conversation(BaseModel):
         """Parse ``Conversation.to_json`` output; errors name the line and column or the field."""
         try:
             data = json.loads(payload)
+        except RecursionError:
+            raise HarmonyDataError("conversation JSON is nested too deeply") from None
         except json.JSONDecodeError as exc:
             raise HarmonyDataError(f"conversation JSON, line {exc.lineno} column {exc.colno}: {exc.msg}") from None
         except TypeError:

@@ -95,15 +95,21 @@ class Renderer:
         return found
 
     def _body_tokens(self, content: Content, kind: str, has_function_tools: bool) -> list[int]:
-        raw = pydantic_core.to_json(content, exclude_none=True)
+        try:
+            raw = pydantic_core.to_json(content, exclude_none=True)
+        except (ValueError, RecursionError) as exc:  # PydanticSerializationError is a ValueError
+            raise HarmonyError(f"{type(content).__name__} cannot be serialized: {exc}") from None
         key = (kind, raw, has_function_tools)
         found = self._bodies.get(key)
         if found is None:
-            data = json.loads(raw)
-            if kind == "system_content":
-                text = self._templates.render("system.jinja", system=data, has_function_tools=has_function_tools)
-            else:
-                text = self._templates.render("developer.jinja", developer=data)
+            try:
+                data = json.loads(raw)
+                if kind == "system_content":
+                    text = self._templates.render("system.jinja", system=data, has_function_tools=has_function_tools)
+                else:
+                    text = self._templates.render("developer.jinja", developer=data)
+            except RecursionError:
+                raise HarmonyError(f"{type(content).__name__}: tool parameter schema is nested too deeply") from None
             found = self._encode(text)
             self._bodies.put(key, found)
         return found
