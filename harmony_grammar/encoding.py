@@ -8,8 +8,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from enum import Enum
+from pathlib import Path
 from functools import cached_property
 from typing import AbstractSet, Collection, Iterable, List, Literal, Optional, Sequence
 
@@ -26,8 +28,7 @@ from .grammar import load_grammar
 from .header import HeaderRules
 from .parse import Parser
 from .render import Renderer
-from .resources import load_json
-from .templating import TemplateSet
+from .templating import DEFAULT_DIALECT, TemplateSet
 from .tokens import Tokenizer, load_tokenizer
 
 __all__ = ["HarmonyEncoding", "HarmonyEncodingName", "load_harmony_encoding"]
@@ -49,8 +50,11 @@ class HarmonyEncoding:
         self._name = name
         self.tokenizer = tokenizer
         self.templates = templates
-        self._renderer = Renderer(tokenizer, templates, load_json("templates", "format.json"))
-        self.parser = Parser(tokenizer, load_grammar(tokenizer), HeaderRules.load())
+        dialect = templates.read_json("dialect.json")
+        self.dialect: str = dialect["name"]
+        grammar = load_grammar(tokenizer)
+        self._renderer = Renderer(tokenizer, templates, grammar)
+        self.parser = Parser(tokenizer, grammar, HeaderRules.load(overrides=dialect.get("header")))
 
     @property
     def name(self) -> str:
@@ -157,21 +161,33 @@ class HarmonyEncoding:
 
 
 _lock = threading.Lock()
-_encodings: dict[tuple[str, int], HarmonyEncoding] = {}
+_encodings: dict[tuple[str, int, str, Optional[str]], HarmonyEncoding] = {}
 
 
-def load_harmony_encoding(name: str | HarmonyEncodingName) -> HarmonyEncoding:
-    """Load an encoding by name (``"HarmonyGptOss"``); the vocabulary ships with the package."""
+def load_harmony_encoding(
+    name: str | HarmonyEncodingName,
+    *,
+    dialect: str = DEFAULT_DIALECT,
+    template_dir: Optional[str | os.PathLike[str]] = None,
+) -> HarmonyEncoding:
+    """Load an encoding by name (``"HarmonyGptOss"``); the vocabulary ships with the package.
+
+    ``dialect`` picks the reference to match: ``"oss-harmony"`` (0.0.11, the default)
+    or ``"openai-harmony"`` (0.0.8). ``template_dir`` is a folder of templates that
+    override the dialect's, file by file (see ``harmony-grammar templates export``);
+    they run in a sandbox.
+    """
     key = str(name.value if isinstance(name, HarmonyEncodingName) else name)
     tokenizer = load_tokenizer()
     if key != tokenizer.table.name:
         raise HarmonyDataError(f"unknown encoding name {key!r} (expected {tokenizer.table.name!r})")
-    cache_key = (key, id(tokenizer))
+    user = None if template_dir is None else str(Path(template_dir).resolve())
+    cache_key = (key, id(tokenizer), dialect, user)
     found = _encodings.get(cache_key)
     if found is None:
         with _lock:
             found = _encodings.get(cache_key)
             if found is None:
-                found = HarmonyEncoding(key, tokenizer, TemplateSet.default())
+                found = HarmonyEncoding(key, tokenizer, TemplateSet.for_dialect(dialect, user))
                 _encodings[cache_key] = found
     return found

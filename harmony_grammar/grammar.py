@@ -91,6 +91,20 @@ class Grammar:
         except UnexpectedInput as exc:
             raise self.syntax_error(exc, tokens) from None
 
+    def check_message_frame(self, header: Sequence[int], end: int) -> None:
+        """Raise ``HarmonyError`` unless ``header`` + some content + ``end`` is a message the grammar accepts.
+
+        Tolerant headers are used, so a stop token inside a header is rejected.
+        """
+        tokens = list(header) + [0, end]
+        parser = self.interactive("conversation_tolerant")
+        try:
+            for terminal in self.terminals(tokens):
+                parser.feed_token(terminal)
+            parser.feed_eof()
+        except UnexpectedInput as exc:
+            raise self.syntax_error(exc, tokens) from None
+
     def describe(self, terminal: str) -> str:
         return self.terminal_text.get(terminal) or _NAMES.get(terminal, terminal)
 

@@ -70,9 +70,10 @@ class HeaderRules:
     drop_extra_channels: bool
 
     @classmethod
-    def load(cls, data: dict[str, Any] | None = None) -> "HeaderRules":
-        """Rules from ``grammar/header.json`` (or the given dict)."""
-        raw = data if data is not None else load_json("grammar", "header.json")
+    def load(cls, data: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None) -> "HeaderRules":
+        """Rules from ``grammar/header.json`` (or the given dict), with a dialect's overrides."""
+        raw = dict(data if data is not None else load_json("grammar", "header.json"))
+        raw.update(overrides or {})
         try:
             mode = raw["extra_channel_markers"]
             if mode not in ("drop", "keep"):

@@ -24,6 +24,7 @@ from .model import (
     SystemContent,
     TextContent,
 )
+from .grammar import Grammar
 from .templating import Special, TemplateSet
 from .tokens import Tokenizer
 
@@ -44,9 +45,11 @@ class _BoundedCache(dict):  # type: ignore[type-arg]
 class Renderer:
     """Renders with one template set and one tokenizer."""
 
-    def __init__(self, tokenizer: Tokenizer, templates: TemplateSet, rules: dict[str, Any]) -> None:
+    def __init__(self, tokenizer: Tokenizer, templates: TemplateSet, grammar: Grammar) -> None:
+        rules = templates.read_json("format.json")
         self._tok = tokenizer
         self._templates = templates
+        self._grammar = grammar
         self._encode = tokenizer.encode_ordinary
         self._header = templates.macro("header.jinja", "header")
         self._terminator = templates.macro("header.jinja", "terminator")
@@ -89,7 +92,15 @@ class Renderer:
             end = self._pieces_to_tokens(self._terminator(role=role, recipient=message.recipient),
                                          "header.jinja terminator()")
             if len(end) != 1:
-                raise HarmonyError(f"header.jinja terminator() must emit one token, emitted {end}")
+                raise HarmonyError(f"{self._templates.find('header.jinja')}: terminator() must emit one "
+                                   f"token, emitted {self._tok.decode_bytes(end)!r}")
+            try:
+                self._grammar.check_message_frame(header, end[0])
+            except HarmonyError as exc:
+                shown = self._tok.decode_bytes(header + [end[0]]).decode("utf-8", "replace")
+                raise HarmonyError(
+                    f"{self._templates.find('header.jinja')}: the header rendered for {fields} is not a "
+                    f"valid message frame ({shown!r}): {exc}") from None
             found = (header, end[0])
             self._headers.put(key, found)
         return found
@@ -105,11 +116,16 @@ class Renderer:
             try:
                 data = json.loads(raw)
                 if kind == "system_content":
-                    text = self._templates.render("system.jinja", system=data, has_function_tools=has_function_tools)
+                    name = "system.jinja"
+                    text = self._templates.render(name, system=data, has_function_tools=has_function_tools)
                 else:
-                    text = self._templates.render("developer.jinja", developer=data)
+                    name = "developer.jinja"
+                    text = self._templates.render(name, developer=data)
             except RecursionError:
                 raise HarmonyError(f"{type(content).__name__}: tool parameter schema is nested too deeply") from None
+            if any(isinstance(p, Special) for p in self._templates.split(text)):
+                raise HarmonyError(f"{self._templates.find(name)}: a message body is text only; "
+                                   "special() may only be used in header.jinja")
             found = self._encode(text)
             self._bodies.put(key, found)
         return found

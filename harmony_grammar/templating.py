@@ -14,6 +14,7 @@ random per-process nonce, so no user-supplied text can forge them:
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import secrets
@@ -27,7 +28,14 @@ from jinja2.sandbox import SandboxedEnvironment
 from .errors import HarmonyError
 from .resources import data_dir
 
-__all__ = ["Special", "Markers", "TemplateSet", "rust_lines", "serde_json_text"]
+__all__ = ["Special", "Markers", "TemplateSet", "rust_lines", "serde_json_text", "dialects", "DEFAULT_DIALECT"]
+
+DEFAULT_DIALECT = "oss-harmony"
+
+
+def dialects() -> list[str]:
+    """The dialects shipped with the package (folders of ``templates/dialects``)."""
+    return sorted(p.name for p in (data_dir("templates") / "dialects").iterdir() if (p / "dialect.json").is_file())
 
 
 class Special(NamedTuple):
@@ -72,7 +80,7 @@ def rust_lines(text: str) -> list[str]:
     return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
-def _ryu_float(value: float) -> str:
+def _ryu_float(value: float, plus: str = "e+") -> str:
     """Format a finite float as the reference prints it: shortest digits, ryu's layout, ``e+N`` exponents."""
     if value == 0:
         return "-0.0" if math.copysign(1.0, value) < 0 else "0.0"
@@ -95,7 +103,7 @@ def _ryu_float(value: float) -> str:
         body = "0." + "0" * (-kk) + digits
     else:
         exponent = kk - 1
-        mark = f"e+{exponent}" if exponent > 0 else f"e{exponent}"
+        mark = f"{plus}{exponent}" if exponent > 0 else f"e{exponent}"
         body = (digits if length == 1 else f"{digits[0]}.{digits[1:]}") + mark
     return sign + body
 
@@ -116,11 +124,13 @@ def _json_string(text: str) -> str:
     return "".join(out)
 
 
-def serde_json_text(value: Any) -> str:
+def serde_json_text(value: Any, plus: str = "e+") -> str:
     """Compact JSON text as serde_json's ``Display`` writes it (the reference prints defaults this way).
 
     >>> serde_json_text({"a": [1, 2.5, 1e16, None, "é"]})
     '{"a":[1,2.5,1e+16,null,"é"]}'
+    >>> serde_json_text(1e16, plus="e")
+    '1e16'
     """
     if value is None:
         return "null"
@@ -132,19 +142,19 @@ def serde_json_text(value: Any) -> str:
         if -(2**63) <= value < 2**64:
             return str(int(value))
         try:
-            return _ryu_float(float(value))
+            return _ryu_float(float(value), plus)
         except OverflowError:
             raise HarmonyError(f"number {value} is out of range for a JSON schema value") from None
     if isinstance(value, float):
         if not math.isfinite(value):
             raise HarmonyError(f"{value} is not a valid JSON number")
-        return _ryu_float(value)
+        return _ryu_float(value, plus)
     if isinstance(value, str):
         return _json_string(value)
     if isinstance(value, (list, tuple)):
-        return "[" + ",".join(serde_json_text(v) for v in value) + "]"
+        return "[" + ",".join(serde_json_text(v, plus) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ",".join(_json_string(str(k)) + ":" + serde_json_text(v) for k, v in value.items()) + "}"
+        return "{" + ",".join(_json_string(str(k)) + ":" + serde_json_text(v, plus) for k, v in value.items()) + "}"
     raise HarmonyError(f"value of type {type(value).__name__} is not JSON")
 
 
@@ -175,8 +185,12 @@ class TemplateSet:
     folders: tuple[Path, ...]
 
     @classmethod
-    def from_folders(cls, folders: Sequence[Path]) -> "TemplateSet":
-        """Templates looked up in ``folders`` in order; the package defaults are not added implicitly."""
+    def from_folders(cls, folders: Sequence[Path], options: dict[str, Any] | None = None) -> "TemplateSet":
+        """Templates looked up in ``folders`` in order; the package defaults are not added implicitly.
+
+        ``options`` are a dialect's settings (``dialect.json``) that change filters.
+        """
+        plus = ((options or {}).get("json_numbers") or {}).get("positive_exponent", "e+")
         markers = Markers()
         env = SandboxedEnvironment(
             loader=jinja2.FileSystemLoader([str(f) for f in folders]),
@@ -190,7 +204,7 @@ class TemplateSet:
         )
         env.filters.update(
             lines=rust_lines,
-            json=serde_json_text,
+            json=lambda value: serde_json_text(value, plus),
             strip_prefix=_strip_prefix,
         )
         env.tests.update(
@@ -208,8 +222,41 @@ class TemplateSet:
 
     @classmethod
     def default(cls) -> "TemplateSet":
-        """The templates shipped with the package."""
-        return cls.from_folders([data_dir("templates")])
+        """The templates shipped with the package, in the default dialect."""
+        return cls.for_dialect(DEFAULT_DIALECT)
+
+    @classmethod
+    def for_dialect(cls, dialect: str, template_dir: str | Path | None = None) -> "TemplateSet":
+        """A user folder (optional), then the dialect's folder, then the shared defaults, file by file."""
+        base = data_dir("templates")
+        if dialect not in dialects():
+            raise HarmonyError(f"unknown dialect {dialect!r} (known: {', '.join(dialects())})")
+        folders = [base / "dialects" / dialect, base]
+        if template_dir is not None:
+            user = Path(template_dir)
+            if not user.is_dir():
+                raise HarmonyError(f"template folder {user} does not exist or is not a folder")
+            folders.insert(0, user)
+        options = cls.from_folders(folders).read_json("dialect.json")
+        return cls.from_folders(folders, options)
+
+    def find(self, name: str) -> Path:
+        """The file ``name`` as the loader resolves it (first folder that has it)."""
+        for folder in self.folders:
+            path = folder / name
+            if path.is_file():
+                return path
+        raise HarmonyError(f"{name!r} not found in " + ", ".join(str(f) for f in self.folders))
+
+    def read_json(self, name: str) -> Any:
+        """A JSON data file, resolved like a template; errors name the file and position."""
+        path = self.find(name)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise HarmonyError(f"cannot read {path}: {exc.strerror}") from None
+        except json.JSONDecodeError as exc:
+            raise HarmonyError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
 
     def get(self, name: str) -> jinja2.Template:
         """Load and compile ``name``, raising ``HarmonyError`` with file and line on a syntax error."""
@@ -231,8 +278,8 @@ class TemplateSet:
             return template.render(**context)
         except HarmonyError:
             raise
-        except jinja2.TemplateError as exc:
-            raise HarmonyError(f"{_where(exc, template)}: template error: {exc}") from None
+        except (jinja2.TemplateError, TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+            raise HarmonyError(f"{_where(exc, template)}: template error: {type(exc).__name__}: {exc}") from None
 
     def macro(self, name: str, macro: str) -> Callable[..., str]:
         """A macro of template ``name`` as a Python callable."""
@@ -247,8 +294,8 @@ class TemplateSet:
                 return str(fn(*args, **kwargs))
             except HarmonyError:
                 raise
-            except jinja2.TemplateError as exc:
-                raise HarmonyError(f"{_where(exc, template)}: template error: {exc}") from None
+            except (jinja2.TemplateError, TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+                raise HarmonyError(f"{_where(exc, template)}: template error: {type(exc).__name__}: {exc}") from None
 
         return call
 
@@ -257,8 +304,15 @@ class TemplateSet:
 
 
 def _where(exc: BaseException, template: jinja2.Template) -> str:
+    """``FILE:LINE`` of the template code that raised, read from the traceback Jinja rewrites."""
     lineno = getattr(exc, "lineno", None)
-    name = template.filename or template.name or "<template>"
+    name = getattr(exc, "filename", None) or template.filename or template.name or "<template>"
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".jinja"):
+            name, lineno = filename, tb.tb_lineno
+        tb = tb.tb_next
     return f"{name}:{lineno}" if lineno else str(name)
 
 

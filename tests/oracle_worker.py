@@ -101,9 +101,13 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda o: getattr(o, "value", str(o))))
 
 
-def run_all(module_name: str, cases: list[dict[str, Any]]) -> list[Any]:
+def run_all(module_name: str, cases: list[dict[str, Any]], dialect: str | None = None) -> list[Any]:
+    """Run every case; ``dialect`` (harmony_grammar only) picks the reference to imitate."""
     h = __import__(module_name)
-    enc = h.load_harmony_encoding(h.HarmonyEncodingName.HARMONY_GPT_OSS)
+    if dialect is None:
+        enc = h.load_harmony_encoding(h.HarmonyEncodingName.HARMONY_GPT_OSS)
+    else:
+        enc = h.load_harmony_encoding(h.HarmonyEncodingName.HARMONY_GPT_OSS, dialect=dialect)
     return [_jsonable(run_case(h, enc, case)) for case in cases]
 
 
