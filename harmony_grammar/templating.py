@@ -20,7 +20,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, NamedTuple, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
@@ -28,7 +28,8 @@ from jinja2.sandbox import SandboxedEnvironment
 from .errors import HarmonyError
 from .resources import data_dir
 
-__all__ = ["Special", "Markers", "TemplateSet", "rust_lines", "serde_json_text", "dialects", "DEFAULT_DIALECT"]
+__all__ = ["Special", "Markers", "TemplateSet", "rust_lines", "serde_json_text", "dialects", "DEFAULT_DIALECT",
+           "template_files", "export_templates"]
 
 DEFAULT_DIALECT = "oss-harmony"
 
@@ -316,6 +317,43 @@ def _where(exc: BaseException, template: jinja2.Template) -> str:
     return f"{name}:{lineno}" if lineno else str(name)
 
 
-def iter_template_files(folder: Path) -> Iterable[Path]:
-    """The template and data files of a folder, recursively, in a stable order."""
-    return sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+_PER_ENCODING = ("format.json", "dialect.json")
+
+
+def template_files(dialect: str = DEFAULT_DIALECT) -> dict[str, Path]:
+    """Every file a dialect renders with, by the name a template folder would use for it.
+
+    The dialect's own files (``header.jinja``, ``dialect.json``) come first and the
+    shared ones fill in the rest. Only files an encoding reads are listed: the
+    ``*.jinja`` templates, ``format.json`` and ``dialect.json`` (``defaults.json``
+    and ``tools/*.json`` hold the data model's defaults and are not per encoding).
+    """
+    base = data_dir("templates")
+    if dialect not in dialects():
+        raise HarmonyError(f"unknown dialect {dialect!r} (known: {', '.join(dialects())})")
+    out: dict[str, Path] = {}
+    for folder in (base / "dialects" / dialect, base):
+        for path in sorted(folder.rglob("*")):
+            rel = path.relative_to(folder)
+            if len(rel.parts) == 1 and path.is_file() and (path.suffix == ".jinja" or path.name in _PER_ENCODING):
+                out.setdefault(rel.as_posix(), path)
+    return dict(sorted(out.items()))
+
+
+def export_templates(dest: str | Path, dialect: str = DEFAULT_DIALECT, *, force: bool = False) -> list[Path]:
+    """Write a dialect's templates into ``dest`` as one flat set, ready to edit and pass as ``template_dir``.
+
+    Existing files are left alone (and reported as an error) unless ``force``.
+    """
+    target = Path(dest)
+    files = template_files(dialect)
+    clashes = [name for name in files if (target / name).exists()]
+    if clashes and not force:
+        raise HarmonyError(f"{target}: would overwrite {', '.join(clashes)} (use force to replace them)")
+    written = []
+    for name, source in files.items():
+        out = target / name
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(source.read_bytes())
+        written.append(out)
+    return written
