@@ -7,7 +7,7 @@ more precise (they name the token index or the header span) and carry the
 reference's wording, which is noted beside each case. Two deliberate
 differences: ids below 0 or above 2**32-1 raise ``HarmonyError`` (the reference
 raises ``OverflowError``) and non-integer ids raise ``HarmonyError`` (the
-reference raises ``TypeError``).
+reference raises ``TypeError``). Bools are integers, as in the reference.
 """
 
 from __future__ import annotations
@@ -219,11 +219,10 @@ def test_non_integer_ids_are_harmony_errors(enc, bad, message):
     assert str(info.value) == message
 
 
-def test_bool_ids_are_rejected(enc):
-    # Deliberately stricter than the reference, which reads True as token 1 ('"').
-    with pytest.raises(HarmonyError) as info:
-        enc.parse_messages_from_completion_tokens(HEAD + [True, 200007])
-    assert str(info.value) == "token 5: expected an integer token id, found bool True"
+def test_bool_ids_are_integers(enc):
+    # As in the reference, True is token 1 ('"').
+    assert parse(enc, HEAD + [True, 200007]) == [
+        {"role": "assistant", "name": None, "content": [{"type": "text", "text": '"'}], "channel": "final"}]
 
 
 def test_a_string_is_not_a_token_list(enc):

@@ -409,13 +409,11 @@ def test_messages_and_tokens_are_copies(enc):
 
 
 @pytest.mark.parametrize("bad, message", [
-    (-1, "token 0: expected a token id in 0..4294967295, found -1"),
-    (2**32, "token 0: expected a token id in 0..4294967295, found 4294967296"),
-    (1.5, "token 0: expected a token id in 0..4294967295, found 1.5"),
-    ("x", "token 0: expected a token id in 0..4294967295, found 'x'"),
-    (None, "token 0: expected a token id in 0..4294967295, found None"),
-    # The reference reads True as token 1; we refuse bools, as the batch parser does.
-    (True, "token 0: expected a token id in 0..4294967295, found True"),
+    (-1, "token 0: id -1 is out of range (token ids are 0..4294967295)"),
+    (2**32, "token 0: id 4294967296 is out of range (token ids are 0..4294967295)"),
+    (1.5, "token 0: expected an integer token id, found float 1.5"),
+    ("x", "token 0: expected an integer token id, found str 'x'"),
+    (None, "token 0: expected an integer token id, found NoneType None"),
 ])
 def test_bad_ids_are_refused_and_not_recorded(enc, bad, message):
     # The reference raises OverflowError / TypeError here, also without recording the token.
@@ -424,6 +422,23 @@ def test_bad_ids_are_refused_and_not_recorded(enc, bad, message):
         p.process(bad)
     assert str(info.value) == message
     assert (p.tokens, p.state_data) == ([], HDR([]))
+
+
+def test_bad_id_messages_name_the_index(enc):
+    p = StreamableParser(enc, Role.ASSISTANT)
+    p.process(200005)
+    with pytest.raises(HarmonyError) as info:
+        p.process(-5)
+    assert str(info.value) == "token 1: id -5 is out of range (token ids are 0..4294967295)"
+    assert (p.tokens, p.state_data) == ([200005], HDR([200005]))
+
+
+def test_bool_is_a_token_id(enc):
+    # As in the reference: True is token 1.
+    p = StreamableParser(enc, Role.ASSISTANT)
+    p.process(True)
+    assert (p.tokens, p.state_data) == ([1], HDR([1]))
+    assert type(p.tokens[0]) is int
 
 
 def test_largest_id_is_accepted_in_a_header_until_it_is_read(enc):
