@@ -24,12 +24,12 @@ from .model import (
     RenderOptions,
     Role,
 )
-from .grammar import load_grammar
+from .grammar import HarmonySyntaxError, load_grammar
 from .header import HeaderRules
 from .parse import Parser
 from .render import Renderer
 from .templating import DEFAULT_DIALECT, TemplateSet
-from .tokens import Tokenizer, load_tokenizer
+from .tokens import Tokenizer, as_token_id, load_tokenizer
 
 __all__ = ["HarmonyEncoding", "HarmonyEncodingName", "load_harmony_encoding"]
 
@@ -112,7 +112,19 @@ class HarmonyEncoding:
         ``strict=False`` tolerates a stop token inside a header, as the reference does.
         Errors raise ``HarmonyError`` naming the token index and what was expected.
         """
-        return self.parser.parse(tokens, role, strict)
+        try:
+            return self.parser.parse(tokens, role, strict)
+        except HarmonySyntaxError:
+            # The grammar reads the whole input first, but the reference reports problems in token
+            # order, and a header before the syntax error may be wrong too. The streaming parser
+            # works in token order: replaying the tokens through it raises the first problem.
+            from .stream import StreamableParser
+
+            replay = StreamableParser(self, role, strict=strict)
+            for token in self.parser.ids(tokens):
+                replay.process(token)
+            replay.process_eos()
+            raise
 
     # -- tokens ------------------------------------------------------------
 
@@ -147,9 +159,7 @@ class HarmonyEncoding:
 
     def is_special_token(self, token: int) -> bool:
         """Whether ``token`` is a special token."""
-        if isinstance(token, bool) or not isinstance(token, int):
-            raise HarmonyError(f"token: expected an integer token id, found {type(token).__name__}")
-        return self.tokenizer.is_special_token(token)
+        return self.tokenizer.is_special_token(as_token_id(token, 0))
 
     def stop_tokens(self) -> List[int]:
         """Tokens that end sampling: ``<|return|>``, ``<|end|>`` and ``<|call|>``."""

@@ -19,12 +19,14 @@ from lark.parsers.lalr_interactive_parser import InteractiveParser
 
 from .errors import HarmonyError
 from .resources import data_dir
-from .tokens import Tokenizer, load_tokenizer
+from .tokens import MAX_TOKEN_ID, Tokenizer, load_tokenizer
 
-__all__ = ["Grammar", "load_grammar", "START_SYMBOLS", "MAX_TOKEN_ID"]
+__all__ = ["Grammar", "HarmonySyntaxError", "load_grammar", "START_SYMBOLS", "MAX_TOKEN_ID"]
 
-# Token ids are unsigned 32-bit, as in the reference; larger or negative ids are errors.
-MAX_TOKEN_ID = 2**32 - 1
+
+class HarmonySyntaxError(HarmonyError):
+    """Tokens in an order the grammar does not allow; the message names the index, what was expected and found."""
+
 
 START_SYMBOLS = ("conversation", "completion", "conversation_tolerant", "completion_tolerant", "transcript")
 
@@ -108,7 +110,7 @@ class Grammar:
     def describe(self, terminal: str) -> str:
         return self.terminal_text.get(terminal) or _NAMES.get(terminal, terminal)
 
-    def syntax_error(self, exc: UnexpectedInput, tokens: Sequence[int]) -> HarmonyError:
+    def syntax_error(self, exc: UnexpectedInput, tokens: Sequence[int]) -> HarmonySyntaxError:
         """Turn lark's error into one that says what was expected, what was found, and where."""
         expected = sorted(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ())
         if "MESSAGE" in expected:
@@ -118,12 +120,12 @@ class Grammar:
         want = " or ".join(self.describe(t) for t in expected) or "nothing more"
         token = getattr(exc, "token", None)
         if not isinstance(exc, UnexpectedToken) or token is None or token.type == "$END":
-            return HarmonyError(f"token {len(tokens)}: expected {want}, found the end of the input "
+            return HarmonySyntaxError(f"token {len(tokens)}: expected {want}, found the end of the input "
                                 "(Unexpected EOS while waiting for message header to complete)")
         index = token.start_pos
         found_id = tokens[index] if isinstance(index, int) and 0 <= index < len(tokens) else None
         found = self.describe(token.type) if token.type != "TEXT" else "text"
-        return HarmonyError(
+        return HarmonySyntaxError(
             f"token {index}: expected {want}, found {found} (id {found_id})"
             f"{' — a message must begin with <|start|>' if 'START' in expected and len(expected) == 1 else ''}"
         )

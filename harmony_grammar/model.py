@@ -19,7 +19,7 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any, Dict, List, Optional, Sequence, Union
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import HarmonyError
 from .resources import load_json
@@ -154,8 +154,15 @@ def _default_channel_config() -> ChannelConfig:
     )
 
 
+# NaN and infinities in tool schemas serialize as NaN/Infinity (not null), so the renderer can
+# refuse them as the reference does instead of confusing them with null.
+_JSON_CONSTANTS = ConfigDict(ser_json_inf_nan="constants")
+
+
 class SystemContent(Content):
     """The system message: identity, dates, reasoning effort, channels and built-in tools."""
+
+    model_config = _JSON_CONSTANTS
 
     model_identity: Optional[str] = Field(default_factory=lambda: _system_defaults()["model_identity"])
     reasoning_effort: Optional[ReasoningEffort] = Field(
@@ -220,6 +227,8 @@ class SystemContent(Content):
 
 class DeveloperContent(Content):
     """The developer message: instructions and function tools."""
+
+    model_config = _JSON_CONSTANTS
 
     instructions: Optional[str] = None
     tools: Optional[dict[str, ToolNamespaceConfig]] = None

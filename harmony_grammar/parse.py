@@ -12,10 +12,10 @@ from lark import Token, Tree
 
 from .content import decode_content
 from .errors import HarmonyError
-from .grammar import MAX_TOKEN_ID, Grammar, flatten
+from .grammar import Grammar, flatten
 from .header import HeaderError, HeaderRules, ParsedHeader
 from .model import Author, Message, Role, TextContent
-from .tokens import Tokenizer
+from .tokens import MAX_TOKEN_ID, Tokenizer, as_token_ids
 
 __all__ = ["Parser", "check_token_ids", "header_message"]
 
@@ -25,24 +25,7 @@ _BROKEN = {"broken", "first_broken"}
 
 def check_token_ids(tokens: object) -> list[int]:
     """Token ids as a list of ints in 0..2**32-1, or ``HarmonyError`` naming the first bad one."""
-    try:
-        ids = tokens if type(tokens) is list else list(tokens)  # type: ignore[call-overload]
-    except TypeError:
-        raise HarmonyError(f"tokens: expected a sequence of token ids, found {type(tokens).__name__}") from None
-    try:
-        if not ids or (min(ids) >= 0 and max(ids) <= MAX_TOKEN_ID and all(type(t) is int for t in ids)):
-            return ids
-    except TypeError:
-        pass
-    out = []
-    for index, tok in enumerate(ids):
-        if isinstance(tok, bool) or not hasattr(tok, "__index__"):
-            raise HarmonyError(f"token {index}: expected an integer token id, found {type(tok).__name__} {tok!r}")
-        value = tok.__index__()
-        if not 0 <= value <= MAX_TOKEN_ID:
-            raise HarmonyError(f"token {index}: id {value} is out of range (token ids are 0..{MAX_TOKEN_ID})")
-        out.append(value)
-    return out
+    return as_token_ids(tokens, MAX_TOKEN_ID)
 
 
 def header_message(header: ParsedHeader, text: str) -> Message:
@@ -89,6 +72,11 @@ class Parser:
             raise HeaderError(f"message header at tokens {start}..{end} ({text!r}): unexpected tokens "
                               f"remaining in message header: {parsed.remaining!r}")
         return parsed
+
+    @staticmethod
+    def ids(tokens: object) -> list[int]:
+        """The token ids the parser accepts (0..2**32-1), as a list."""
+        return check_token_ids(tokens)
 
     def parse(self, tokens: object, role: Optional[Role | str], strict: bool) -> list[Message]:
         """Parse a completion (after ``<|start|>ROLE`` when ``role`` is given) into messages."""

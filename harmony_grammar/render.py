@@ -8,6 +8,8 @@ same ones on every turn.
 from __future__ import annotations
 
 import json
+import math
+import re
 import threading
 from typing import Any, Iterable, Sequence
 
@@ -16,6 +18,7 @@ import pydantic_core
 from .errors import HarmonyError
 from .model import (
     Content,
+    HarmonyDataError,
     DeveloperContent,
     Message,
     RenderConversationConfig,
@@ -83,11 +86,11 @@ class Renderer:
         if found is None:
             fields = dict(zip(("role", "name", "recipient", "channel", "content_type"), key))
             for field, value in fields.items():
+                where = f"message.{'author.' if field in ('role', 'name') else ''}{field}"
                 if value is not None and not isinstance(value, str):
-                    raise HarmonyError(
-                        f"message.{'author.' if field in ('role', 'name') else ''}{field}: "
-                        f"expected a string, found {type(value).__name__}"
-                    )
+                    raise HarmonyDataError(f"{where}: expected a string, found {type(value).__name__}")
+                if value is not None:
+                    _check_text(value, where)
             header = self._pieces_to_tokens(self._header(**fields), "header.jinja header()")
             end = self._pieces_to_tokens(self._terminator(role=role, recipient=message.recipient),
                                          "header.jinja terminator()")
@@ -109,12 +112,13 @@ class Renderer:
         try:
             raw = pydantic_core.to_json(content, exclude_none=True)
         except (ValueError, RecursionError) as exc:  # PydanticSerializationError is a ValueError
-            raise HarmonyError(f"{type(content).__name__} cannot be serialized: {exc}") from None
+            raise HarmonyDataError(f"{type(content).__name__} is not valid JSON data: {exc}") from None
         key = (kind, raw, has_function_tools)
         found = self._bodies.get(key)
         if found is None:
             try:
                 data = json.loads(raw)
+                _check_json_numbers(data, type(content).__name__)
                 if kind == "system_content":
                     name = "system.jinja"
                     text = self._templates.render(name, system=data, has_function_tools=has_function_tools)
@@ -142,7 +146,8 @@ class Renderer:
             if kind is TextContent or isinstance(content, TextContent):
                 text = content.text
                 if type(text) is not str:
-                    raise HarmonyError(f"message.content[{index}].text: expected a string")
+                    raise HarmonyDataError(f"message.content[{index}].text: expected a string")
+                _check_text(text, f"message.content[{index}].text")
                 out.extend(self._encode(text))
                 continue
             if isinstance(content, SystemContent):
@@ -158,7 +163,7 @@ class Renderer:
                 who = type(content).__name__
                 raise HarmonyError(
                     f"message.content[{index}]: {who} may only appear in {allowed} messages, "
-                    f"found in a {getattr(role, 'value', role)} message"
+                    f"found in a message from {getattr(role, 'value', role)!r}"
                 )
             out.extend(self._body_tokens(content, tag, has_function_tools))
         out.append(end)
@@ -229,6 +234,37 @@ class Renderer:
             if last.author.role == Role.ASSISTANT and last.channel == self._final:
                 out[-1] = self._training_end
         return out
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_text(text: str, where: str) -> None:
+    """Lone surrogates are not text; the reference refuses them (its JSON round trip fails)."""
+    if not text.isascii():
+        found = _SURROGATE.search(text)
+        if found:
+            raise HarmonyDataError(f"{where}: lone surrogate U+{ord(found.group()):04X} at offset {found.start()} "
+                                   "is not valid Unicode text")
+
+
+def _check_json_numbers(value: Any, where: str) -> None:
+    """NaN, infinities and integers beyond the float range are not JSON numbers; the reference refuses them."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise HarmonyDataError(f"{where}: {value} is not a valid JSON number")
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if not -(2**63) <= value < 2**64:
+            try:
+                float(value)
+            except OverflowError:
+                raise HarmonyDataError(f"{where}: the integer {str(value)[:20]}... is out of range for JSON") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_json_numbers(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_json_numbers(item, f"{where}[{index}]")
 
 
 def _as_messages(messages: Iterable[Message]) -> list[Message]:

@@ -23,7 +23,7 @@ from lark.exceptions import UnexpectedInput
 
 from .content import ContentDecoder
 from .errors import HarmonyError
-from .grammar import MAX_TOKEN_ID
+from .tokens import MAX_TOKEN_ID, as_token_id
 from .header import ParsedHeader
 from .model import Message, Role
 from .parse import header_message
@@ -97,12 +97,8 @@ class StreamableParser:
 
     def process(self, token: int) -> "StreamableParser":
         """Consume one token."""
-        if isinstance(token, bool) or not isinstance(token, int) or not 0 <= token <= MAX_TOKEN_ID:
-            if hasattr(token, "__index__") and not isinstance(token, bool) and 0 <= token.__index__() <= MAX_TOKEN_ID:
-                token = token.__index__()
-            else:
-                raise HarmonyError(f"token {len(self._tokens)}: expected a token id in 0..{MAX_TOKEN_ID}, "
-                                   f"found {token!r}")
+        if type(token) is not int or not 0 <= token <= MAX_TOKEN_ID:
+            token = as_token_id(token, len(self._tokens))
         index = len(self._tokens)
         self._tokens.append(token)
         state = self._state

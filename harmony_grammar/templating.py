@@ -72,13 +72,21 @@ class Markers:
 
 
 def rust_lines(text: str) -> list[str]:
-    """Split like Rust's ``str::lines``: on ``\\n``, dropping one trailing ``\\r`` per line and a final empty line."""
+    """Split like Rust's ``str::lines``: at ``\\n`` or ``\\r\\n``; a final line ending adds no empty line.
+
+    >>> rust_lines("a\\r\\nb\\n")
+    ['a', 'b']
+    >>> rust_lines("x\\r")
+    ['x\\r']
+    """
     if not text:
         return []
     lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
+    last = lines.pop()
+    out = [line[:-1] if line.endswith("\r") else line for line in lines]
+    if last:
+        out.append(last)
+    return out
 
 
 def _ryu_float(value: float, plus: str = "e+") -> str:

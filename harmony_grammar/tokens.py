@@ -28,7 +28,8 @@ import tiktoken
 from .errors import HarmonyError
 from .resources import load_json
 
-__all__ = ["SpecialToken", "TokenTable", "Tokenizer", "load_tokenizer", "VOCAB_ENV_VAR"]
+__all__ = ["SpecialToken", "TokenTable", "Tokenizer", "load_tokenizer", "VOCAB_ENV_VAR", "MAX_TOKEN_ID",
+           "as_token_id", "as_token_ids"]
 
 VOCAB_ENV_VAR = "TIKTOKEN_ENCODINGS_BASE"
 _BUNDLED_VOCAB = Path(__file__).resolve().parent / "vocab"
@@ -228,27 +229,13 @@ class Tokenizer:
     # -- decoding --------------------------------------------------------
 
     def check_tokens(self, tokens: Iterable[object]) -> list[int]:
-        """Return ``tokens`` as a list of ids, or raise naming the first bad one and its index."""
-        out = tokens if type(tokens) is list else list(tokens)
-        n = self.n_vocab
-        try:
-            if not out or (min(out) >= 0 and max(out) < n and all(type(t) is int for t in out)):  # type: ignore[type-var,operator]
-                return out  # type: ignore[return-value]
-        except TypeError:
-            pass
-        for index, tok in enumerate(out):
-            if isinstance(tok, bool) or not isinstance(tok, int):
-                if hasattr(tok, "__index__") and not isinstance(tok, bool):
-                    tok = tok.__index__()  # numpy integers and the like
-                else:
-                    raise HarmonyError(
-                        f"token {index}: expected an integer token id, found {type(tok).__name__} {tok!r}"
-                    )
-            if not 0 <= tok < n:
-                raise HarmonyError(
-                    f"token {index}: id {tok} is outside the vocabulary (valid ids are 0..{n - 1})"
-                )
-        return [int(t) for t in out]  # type: ignore[call-overload]
+        """``tokens`` as ids in the vocabulary, or ``HarmonyError`` naming the first bad one and its index."""
+        ids = as_token_ids(tokens, MAX_TOKEN_ID)
+        if ids and max(ids) >= self.n_vocab:
+            index = next(i for i, t in enumerate(ids) if t >= self.n_vocab)
+            raise HarmonyError(f"Invalid token for decoding: {ids[index]} (token {index}; "
+                               f"the vocabulary has ids 0..{self.n_vocab - 1})")
+        return ids
 
     def decode_bytes(self, tokens: Sequence[int]) -> bytes:
         """Concatenate the bytes of ``tokens``; special tokens decode to their spelling."""
@@ -262,8 +249,40 @@ class Tokenizer:
             return data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise HarmonyError(
-                f"tokens do not decode to valid UTF-8: invalid byte at offset {exc.start}"
+                f"Invalid utf-8: the tokens do not decode to UTF-8 text (bad byte at offset {exc.start})"
             ) from None
+
+
+# Token ids are unsigned 32-bit, as in the reference; larger or negative ids are errors.
+MAX_TOKEN_ID = 2**32 - 1
+
+
+def as_token_id(token: object, index: int, upper: int = MAX_TOKEN_ID) -> int:
+    """One token id as an int in 0..upper (bools and numpy integers are accepted, as the reference does)."""
+    if type(token) is int and 0 <= token <= upper:
+        return token
+    try:
+        value = token.__index__()  # type: ignore[attr-defined]
+    except (AttributeError, TypeError):
+        raise HarmonyError(f"token {index}: expected an integer token id, found {type(token).__name__} "
+                           f"{token!r}") from None
+    if not 0 <= value <= upper:
+        raise HarmonyError(f"token {index}: id {value} is out of range (token ids are 0..{upper})")
+    return value
+
+
+def as_token_ids(tokens: object, upper: int = MAX_TOKEN_ID) -> list[int]:
+    """A sequence of token ids as a list of ints in 0..upper, or ``HarmonyError`` naming the first bad one."""
+    try:
+        ids = tokens if type(tokens) is list else list(tokens)  # type: ignore[call-overload]
+    except TypeError:
+        raise HarmonyError(f"tokens: expected a sequence of token ids, found {type(tokens).__name__}") from None
+    try:
+        if all(type(t) is int for t in ids) and (not ids or (min(ids) >= 0 and max(ids) <= upper)):
+            return ids
+    except TypeError:
+        pass
+    return [as_token_id(t, i, upper) for i, t in enumerate(ids)]
 
 
 _lock = threading.Lock()

@@ -301,8 +301,6 @@ def test_reserved_token_in_header_is_header_text(enc):
 # -- the first error in token order is the one reported ---------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="bug: batch parsing reports a later syntax error instead of the "
-                                       "earlier header error that the reference (and StreamableParser) raise")
 def test_earliest_error_is_reported(enc):
     # <|start|>Assistant<|message|>x<|end|>junk: the reference says "Unknown role: Assistant".
     with pytest.raises(HarmonyError) as info:
@@ -310,8 +308,6 @@ def test_earliest_error_is_reported(enc):
     assert "Unknown role: Assistant" in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: batch parsing reports the end-of-input header error instead of "
-                                       "the earlier header error that the reference raises")
 def test_earliest_error_is_reported_before_truncated_header(enc):
     # <|start|>Assistant<|message|>x<|end|><|start|>user: the reference says "Unknown role: Assistant".
     with pytest.raises(HarmonyError) as info:

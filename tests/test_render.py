@@ -510,9 +510,9 @@ def test_developer_message_body(enc, content, body):
 @pytest.mark.parametrize(
     "message, who",
     [
-        (Message.from_role_and_content(Role.USER, SystemContent.new()), "SystemContent may only appear in system messages, found in a user message"),
-        (Message.from_role_and_content(Role.DEVELOPER, SystemContent.new()), "SystemContent may only appear in system messages, found in a developer message"),
-        (Message.from_role_and_content(Role.SYSTEM, DeveloperContent.new().with_instructions("x")), "DeveloperContent may only appear in developer messages, found in a system message"),
+        (Message.from_role_and_content(Role.USER, SystemContent.new()), "SystemContent may only appear in system messages, found in a message from 'user'"),
+        (Message.from_role_and_content(Role.DEVELOPER, SystemContent.new()), "SystemContent may only appear in system messages, found in a message from 'developer'"),
+        (Message.from_role_and_content(Role.SYSTEM, DeveloperContent.new().with_instructions("x")), "DeveloperContent may only appear in developer messages, found in a message from 'system'"),
         (Message.from_role_and_contents(Role.ASSISTANT, [TextContent(text="ok"), DeveloperContent.new()]), "DeveloperContent may only appear in developer messages"),
     ],
     ids=["system-in-user", "system-in-developer", "developer-in-system", "developer-in-assistant"],

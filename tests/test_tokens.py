@@ -89,7 +89,7 @@ def test_is_special_token_ranges(enc):
 def test_is_special_token_rejects_non_integers(enc):
     with pytest.raises(HarmonyError) as info:
         enc.is_special_token("200006")  # type: ignore[arg-type]
-    assert str(info.value) == "token: expected an integer token id, found str"
+    assert str(info.value) == "token 0: expected an integer token id, found str '200006'"
 
 
 def test_tokenizer_special_id(enc):
@@ -193,7 +193,7 @@ def test_decode_bytes(enc):
 def test_decode_utf8_invalid_utf8(enc):
     with pytest.raises(HarmonyError) as info:
         enc.decode_utf8([24912, 9552])
-    assert str(info.value) == "tokens do not decode to valid UTF-8: invalid byte at offset 6"
+    assert str(info.value) == "Invalid utf-8: the tokens do not decode to UTF-8 text (bad byte at offset 6)"
 
 
 def test_decode_invalid_utf8_error_modes(enc):
@@ -208,11 +208,13 @@ def test_decode_invalid_utf8_error_modes(enc):
 @pytest.mark.parametrize(
     "tokens, message",
     [
-        ([99999999], "token 0: id 99999999 is outside the vocabulary (valid ids are 0..201088)"),
-        ([201089], "token 0: id 201089 is outside the vocabulary (valid ids are 0..201088)"),
-        ([24912, 2375, 10**8], "token 2: id 100000000 is outside the vocabulary (valid ids are 0..201088)"),
-        ([24912, -1], "token 1: id -1 is outside the vocabulary (valid ids are 0..201088)"),
-        ([2**32], "token 0: id 4294967296 is outside the vocabulary (valid ids are 0..201088)"),
+        # The reference's wording ("Invalid token for decoding: N") plus where it is.
+        ([99999999], "Invalid token for decoding: 99999999 (token 0; the vocabulary has ids 0..201088)"),
+        ([201089], "Invalid token for decoding: 201089 (token 0; the vocabulary has ids 0..201088)"),
+        ([24912, 2375, 10**8], "Invalid token for decoding: 100000000 (token 2; the vocabulary has ids 0..201088)"),
+        # Ids no token can have (the reference raises OverflowError for these).
+        ([24912, -1], "token 1: id -1 is out of range (token ids are 0..4294967295)"),
+        ([2**32], "token 0: id 4294967296 is out of range (token ids are 0..4294967295)"),
         ([24912, "a"], "token 1: expected an integer token id, found str 'a'"),
         ([1.5], "token 0: expected an integer token id, found float 1.5"),
         ([None], "token 0: expected an integer token id, found NoneType None"),
