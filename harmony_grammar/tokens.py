@@ -14,6 +14,7 @@ It maps text to token ids and back, and special tokens both ways::
 from __future__ import annotations
 
 import binascii
+import gc
 import gzip
 import hashlib
 import os
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import AbstractSet, Collection, Iterable, Literal, Sequence
 
-import tiktoken
+from tiktoken._tiktoken import CoreBPE
 
 from .errors import HarmonyError
 from .resources import load_json
@@ -120,24 +121,26 @@ def _read_vocab(table: TokenTable) -> bytes:
     return data
 
 
-def _parse_ranks(data: bytes) -> dict[bytes, int]:
-    """Parse tiktoken's ``base64 rank`` lines."""
-    a2b = binascii.a2b_base64
-    ranks: dict[bytes, int] = {}
+def _parse_pieces(data: bytes, n_ranks: int) -> list[bytes]:
+    """The token byte strings of tiktoken's ``base64 rank`` lines, in rank order.
+
+    The file's sha256 was checked already, so its ranks are known to be 0..n-1 in order.
+    """
+    lines = data.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    if len(lines) != n_ranks:
+        raise HarmonyError(f"vocabulary file has {len(lines)} ranks, expected {n_ranks}")
     try:
-        for line in data.splitlines():
-            if line:
-                token, rank = line.split(b" ")
-                ranks[a2b(token)] = int(rank)
-    except (ValueError, binascii.Error) as exc:
+        return list(map(binascii.a2b_base64, [line.partition(b" ")[0] for line in lines]))
+    except binascii.Error as exc:
         raise HarmonyError(f"vocabulary file is malformed: {exc}") from None
-    return ranks
 
 
 class Tokenizer:
     """BPE text <-> ids, with the harmony special tokens mapped both ways."""
 
-    def __init__(self, table: TokenTable, ranks: dict[bytes, int]) -> None:
+    def __init__(self, table: TokenTable, pieces: list[bytes]) -> None:
         self.table = table
         self.special_tokens: dict[str, int] = table.all_special()
         self.special_by_id: dict[int, str] = {v: k for k, v in self.special_tokens.items()}
@@ -148,20 +151,11 @@ class Tokenizer:
             t.id for t in table.named if t.stop_for_assistant_actions
         )
         self.terminal_of: dict[int, str] = {t.id: t.terminal for t in table.named if t.terminal}
-        self._encoding = tiktoken.Encoding(
-            table.tokenizer_name,
-            pat_str=table.pattern,
-            mergeable_ranks=ranks,
-            special_tokens=self.special_tokens,
-        )
-        self._core = self._encoding._core_bpe
+        # tiktoken's BPE core, built directly: the Encoding wrapper would keep the rank dict alive.
+        self._core = CoreBPE(dict(zip(pieces, range(len(pieces)))), self.special_tokens, table.pattern)
         # id -> bytes, for the per-token streaming path.
-        token_bytes: list[bytes] = [b""] * self.n_vocab
-        for piece, rank in ranks.items():
-            token_bytes[rank] = piece
-        for text, tid in self.special_tokens.items():
-            token_bytes[tid] = text.encode("utf-8")
-        self.token_bytes: tuple[bytes, ...] = tuple(token_bytes)
+        by_id = {tid: text.encode("utf-8") for text, tid in self.special_tokens.items()}
+        self.token_bytes: tuple[bytes, ...] = tuple(pieces) + tuple(by_id[i] for i in range(len(pieces), self.n_vocab))
         self._special_regex_cache: dict[frozenset[str], re.Pattern[str]] = {}
 
     # -- special tokens -------------------------------------------------
@@ -299,6 +293,12 @@ def load_tokenizer() -> Tokenizer:
         found = _cache.get(key)
         if found is None:
             table = TokenTable.load()
-            found = Tokenizer(table, _parse_ranks(_read_vocab(table)))
+            enabled = gc.isenabled()
+            gc.disable()  # 200k new objects would trigger many useless collections
+            try:
+                found = Tokenizer(table, _parse_pieces(_read_vocab(table), table.n_ranks))
+            finally:
+                if enabled:
+                    gc.enable()
             _cache[key] = found
     return found
