@@ -1,0 +1,45 @@
+"""The benchmark script runs end to end on tiny inputs. Timings are printed, never asserted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import reference
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_compare_runs_every_figure_on_tiny_inputs(oss_oracle):
+    python, why = reference.ensure("oss-harmony")
+    assert python is not None, why
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "compare.py"), "--quick", "--json"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[0].startswith("machine: ")
+    results = json.loads(lines[-1])
+    assert sorted(results) == ["a", "b", "c", "d", "e", "f256", "f64", "g"]
+    for figure in results.values():
+        assert set(figure) == {"ours", "reference", "unit", "ratio", "rss_ours_mb", "rss_reference_mb"}
+        assert figure["ours"] > 0 and figure["reference"] > 0
+
+
+@pytest.mark.parametrize("figure", ["b", "d", "e"])
+def test_runner_measures_the_same_work_on_both_sides(oss_oracle, figure):
+    """Both sides render or parse the same number of tokens."""
+    python, why = reference.ensure("oss-harmony")
+    assert python is not None, why
+    counts = []
+    for interpreter, module in ((sys.executable, "harmony_grammar"), (str(python), "openai_harmony")):
+        out = subprocess.run([interpreter, str(ROOT / "benchmarks" / "runner.py"), module, figure, "--quick"],
+                             capture_output=True, text=True, timeout=300, cwd=ROOT)
+        assert out.returncode == 0, out.stderr
+        counts.append(json.loads(out.stdout.strip().splitlines()[-1])["tokens"])
+    assert counts[0] == counts[1] > 500
