@@ -1,14 +1,12 @@
 """The reference's own scenarios, checked against its recorded expected output.
 
-The expected renderings live in ``<repo>/../shared/golden/oss-harmony-0.0.11``:
+The expected renderings live in ``<repo>/../shared/golden/<reference>/``:
 decoded text with the special tokens written literally (or, for two parsing
 scenarios, whitespace-separated token ids). Each test rebuilds the scenario
 with harmony_grammar's API and compares exactly as the reference's test-suite
 does (reading the text, stripping trailing whitespace, encoding it with every
-special token allowed).
-
-The parsing scenarios run once ``HarmonyEncoding.parse_messages_from_completion_tokens``
-exists; until then they are expected failures.
+special token allowed). Every test runs twice: in the default dialect against
+oss-harmony 0.0.11's files, and in the openai-harmony dialect against 0.0.8's.
 """
 
 from __future__ import annotations
@@ -31,11 +29,19 @@ from harmony_grammar import (
     ToolDescription,
 )
 
-GOLDEN_DIR = GOLDEN / "oss-harmony-0.0.11"
+GOLDEN_DIRS = {"oss-harmony": GOLDEN / "oss-harmony-0.0.11", "openai-harmony": GOLDEN / "openai-harmony-0.0.8"}
+GOLDEN_DIR = GOLDEN_DIRS["oss-harmony"]
 
-pytestmark = pytest.mark.skipif(
-    not GOLDEN_DIR.is_dir(), reason=f"golden files of oss-harmony 0.0.11 not found at {GOLDEN_DIR}"
-)
+
+@pytest.fixture(params=sorted(GOLDEN_DIRS, reverse=True))
+def enc(request):
+    """The encoding in each dialect; the golden helpers read that dialect's reference files."""
+    global GOLDEN_DIR
+    GOLDEN_DIR = GOLDEN_DIRS[request.param]
+    if not GOLDEN_DIR.is_dir():
+        pytest.skip(f"golden files for {request.param} not found at {GOLDEN_DIR}")
+    return harmony_grammar.load_harmony_encoding("HarmonyGptOss", dialect=request.param)
+
 
 IDENTITY = "You are ChatGPT, a large language model trained by OpenAI."
 
@@ -480,13 +486,16 @@ def test_tool_call_with_constrain_tokenized_correctly(enc):
     tokens = tokens_of(enc, text)
     assert enc.decode_utf8(tokens) == text
     assert enc.parse_messages_from_completion_tokens(tokens, role=None) == [WEATHER_CALL]
-    # oss-harmony writes the recipient after the commentary channel when rendering it back
     rendered = enc.render_conversation(Conversation.from_messages([WEATHER_CALL]))
-    assert rendered == tokens_of(
-        enc,
-        "<|start|>assistant<|channel|>commentary to=functions.get_weather"
-        ' <|constrain|>json<|message|>{"location": "Tokyo"}<|call|>',
-    )
+    if enc.dialect == "oss-harmony":
+        # oss-harmony writes the recipient after the commentary channel when rendering it back
+        assert rendered == tokens_of(
+            enc,
+            "<|start|>assistant<|channel|>commentary to=functions.get_weather"
+            ' <|constrain|>json<|message|>{"location": "Tokyo"}<|call|>',
+        )
+    else:
+        assert rendered == tokens  # openai-harmony renders it back as it came
 
 
 @parser_pending
