@@ -11,29 +11,18 @@ is parsed with ``grammar/typescript.lark``::
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from lark import Lark, Transformer, v_args
 from lark.exceptions import LarkError
 
-from .resources import data_dir
+from .grammar import compile_lark
 
 __all__ = ["Declarations", "read_declarations", "schema_of"]
 
-_lock = threading.Lock()
-_parser: Optional[Lark] = None
-
-
 def _lark() -> Lark:
-    global _parser
-    if _parser is None:
-        with _lock:
-            if _parser is None:
-                source = (data_dir("grammar") / "typescript.lark").read_text(encoding="utf-8")
-                _parser = Lark(source, parser="lalr", start="declaration")
-    return _parser
+    return compile_lark("typescript.lark", ["declaration"], lexer="contextual")
 
 
 class _ToSchema(Transformer):  # type: ignore[type-arg]

@@ -11,9 +11,9 @@ each run of ordinary tokens one ``TEXT``::
 from __future__ import annotations
 
 import threading
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
-from lark import Lark, Token, Tree
+from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import UnexpectedInput, UnexpectedToken
 from lark.parsers.lalr_interactive_parser import InteractiveParser
 
@@ -21,7 +21,7 @@ from .errors import HarmonyError
 from .resources import data_dir
 from .tokens import MAX_TOKEN_ID, Tokenizer, load_tokenizer
 
-__all__ = ["Grammar", "HarmonySyntaxError", "load_grammar", "START_SYMBOLS", "MAX_TOKEN_ID"]
+__all__ = ["Grammar", "HarmonySyntaxError", "load_grammar", "compile_lark", "START_SYMBOLS", "MAX_TOKEN_ID"]
 
 
 class HarmonySyntaxError(HarmonyError):
@@ -34,18 +34,36 @@ START_SYMBOLS = ("conversation", "completion", "conversation_tolerant", "complet
 _NAMES = {"TEXT": "text", "SPECIAL": "a reserved special token", "$END": "the end of the input"}
 
 
+_compiled: dict[tuple[Any, ...], Lark] = {}
+_compile_lock = threading.Lock()
+
+
+def compile_lark(filename: str, start: Sequence[str], transformer: Optional[Transformer] = None,
+                 lexer: str = "basic") -> Lark:
+    """An LALR parser for ``grammar/FILENAME``, compiled once per (file, start symbols, callbacks, lexer)."""
+    key = (filename, tuple(start), type(transformer), lexer)
+    found = _compiled.get(key)
+    if found is None:
+        with _compile_lock:
+            found = _compiled.get(key)
+            if found is None:
+                path = data_dir("grammar") / filename
+                try:
+                    source = path.read_text(encoding="utf-8")
+                    found = Lark(source, parser="lalr", lexer=lexer, start=list(start), transformer=transformer)
+                except OSError as exc:
+                    raise HarmonyError(f"cannot read {path}: {exc.strerror}") from None
+                except Exception as exc:  # lark.GrammarError and friends
+                    raise HarmonyError(f"{path}: invalid grammar: {exc}") from None
+                _compiled[key] = found
+    return found
+
+
 class Grammar:
     """The compiled LALR parser and the token-id-to-terminal bridge."""
 
     def __init__(self, tokenizer: Tokenizer) -> None:
-        path = data_dir("grammar") / "harmony.lark"
-        try:
-            source = path.read_text(encoding="utf-8")
-            self.lark = Lark(source, parser="lalr", lexer="basic", start=list(START_SYMBOLS))
-        except OSError as exc:
-            raise HarmonyError(f"cannot read {path}: {exc.strerror}") from None
-        except Exception as exc:  # lark.GrammarError and friends
-            raise HarmonyError(f"{path}: invalid grammar: {exc}") from None
+        self.lark = compile_lark("harmony.lark", START_SYMBOLS)
         self.tokenizer = tokenizer
         self.special_first = min(tokenizer.special_by_id)
         self.special_last = max(tokenizer.special_by_id)

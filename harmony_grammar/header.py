@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from typing import Any, Container, Optional
 
 from .errors import HarmonyError
+from .model import Role
 from .resources import load_json
 
 __all__ = ["ParsedHeader", "HeaderRules", "HeaderError", "ROLES"]
 
-ROLES = ("user", "assistant", "system", "developer", "tool")
+ROLES = tuple(role.value for role in Role)
 
 # Unicode White_Space, which Rust's char::is_whitespace and str::trim use
 # (Python's str.isspace also accepts U+001C..U+001F, which Rust does not).

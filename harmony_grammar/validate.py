@@ -30,13 +30,15 @@ from .declarations import Declarations, read_declarations
 from .errors import HarmonyError
 from .header import HeaderError, HeaderRules, ParsedHeader
 from .model import Role
-from .resources import data_dir, load_json
+from .grammar import compile_lark
+from .resources import load_json
 
 if TYPE_CHECKING:
     from .encoding import HarmonyEncoding
 
 __all__ = ["Diagnostic", "validate", "validate_file", "CHECKS"]
 
+_SYSTEM, _DEVELOPER, _ASSISTANT, _TOOL = Role.SYSTEM.value, Role.DEVELOPER.value, Role.ASSISTANT.value, Role.TOOL.value
 _SPECIAL_SPELLING = re.compile(r"<\|[A-Za-z0-9_]+\|>")
 _TOKEN_LIST = re.compile(r"\s*\d+(?:\s+\d+)*\s*")
 
@@ -79,8 +81,6 @@ class _Checks:
         self.developer: dict[str, str] = raw["developer"]
         self.functions: str = raw["developer"]["functions_namespace"]
         self.json_types = set(raw["json_content_types"])
-        self.tool_role: str = raw["tool_role"]
-        self.assistant_role: str = raw["assistant_role"]
 
 
 _checks: Optional[_Checks] = None
@@ -211,19 +211,9 @@ class _Callbacks(Transformer):  # type: ignore[type-arg]
         _run.get().prompt(c[0], c[1])
 
 
-_lark: Optional[Lark] = None
-
-
 def _parser() -> Lark:
     """The message grammar compiled with validation callbacks (tolerant start symbols)."""
-    global _lark
-    if _lark is None:
-        with _lock:
-            if _lark is None:
-                source = (data_dir("grammar") / "harmony.lark").read_text(encoding="utf-8")
-                _lark = Lark(source, parser="lalr", lexer="basic", transformer=_Callbacks(),
-                             start=["transcript", "completion_tolerant"])
-    return _lark
+    return compile_lark("harmony.lark", ["transcript", "completion_tolerant"], transformer=_Callbacks())
 
 
 # -- one validation run ---------------------------------------------------------------
@@ -322,18 +312,18 @@ class _Run:
 
     def _check_message(self, h: ParsedHeader, text: str, h_start: int, c_start: int, stop: Optional[Token]) -> None:
         checks = self.checks
-        if h.role == "system":
+        if h.role == _SYSTEM:
             m = checks.channels_line.search(text)
             if m:
                 self.valid_channels = [c for c in m.group("channels").split(checks.channel_separator) if c]
                 self.channel_required = m.group("required") is not None
-        if h.role in ("system", "developer"):
+        if h.role in (_SYSTEM, _DEVELOPER):
             self.declarations.merge(read_declarations(text, checks.developer))
         if self.valid_channels is not None:
             valid = ", ".join(self.valid_channels)
             if h.channel is not None and h.channel not in self.valid_channels:
                 self.report("C001", h_start, channel=h.channel, valid=valid)
-            elif h.channel is None and h.role == checks.assistant_role and self.channel_required:
+            elif h.channel is None and h.role == _ASSISTANT and self.channel_required:
                 self.report("C002", h_start, valid=valid)
         recipient = h.recipient
         prefix = checks.functions + "."
@@ -348,9 +338,9 @@ class _Run:
                 self.report("E002", stop.start_pos)
             if stop.type == "RETURN":
                 self.pending_return = stop.start_pos
-        if h.role == checks.tool_role and h.name is not None and h.name not in self.called:
+        if h.role == _TOOL and h.name is not None and h.name not in self.called:
             self.report("T001", h_start, name=h.name)
-        if h.role == checks.assistant_role and recipient is not None:
+        if h.role == _ASSISTANT and recipient is not None:
             self.called.add(recipient)
 
     def _check_json(self, h: ParsedHeader, text: str, c_start: int) -> None:
