@@ -5,7 +5,8 @@ for ``--help``, a function that adds its arguments and one that runs it.
 Adding a subcommand means writing those and listing it in ``COMMANDS``.
 
 Exit status: 0 on success, 2 for bad input or usage (``PATH: error: MESSAGE``
-on stderr, never a traceback), 1 when stdout goes away mid-write.
+on stderr, never a traceback), 1 when the input was read but fails (``validate``
+found an error, ``parse`` could not parse it) or stdout goes away mid-write.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence, TextIO
+from enum import Enum
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence, TextIO
 
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
@@ -33,6 +37,9 @@ from .model import (
     SystemContent,
     ToolDescription,
 )
+from .parse import check_token_ids
+from .templating import DEFAULT_DIALECT, export_templates, template_files
+from .validate import Diagnostic, validate_file
 
 __all__ = ["main", "example_conversation", "build_parser", "InputError"]
 
@@ -43,6 +50,8 @@ STDIN = "<stdin>"
 MODES = ("completion", "training", "conversation")
 OUTPUTS = ("text", "tokens", "json")
 COLORS = ("auto", "always", "never")
+FORMATS = ("text", "json")
+ROLES = tuple(r.value for r in Role)
 
 _SPECIAL_STYLE = "\x1b[1;36m"  # bold cyan
 _RESET = "\x1b[0m"
@@ -113,10 +122,8 @@ def _describe_validation_error(exc: ValidationError) -> str:
     return f"invalid {exc.title}: " + "; ".join(parts)
 
 
-def read_conversation(path: Optional[str]) -> tuple[Conversation, str]:
-    """The conversation in ``path`` (``-`` for stdin, None for the built-in example), and its display name."""
-    if path is None:
-        return example_conversation(), BUILTIN
+def read_bytes(path: str) -> tuple[bytes, str]:
+    """The bytes of ``path`` (``-`` for stdin) and its display name; unreadable files raise ``InputError``."""
     where = STDIN if path == "-" else path
     try:
         if path == "-":
@@ -125,11 +132,25 @@ def read_conversation(path: Optional[str]) -> tuple[Conversation, str]:
         else:
             with open(path, "rb") as handle:
                 data = handle.read()
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
     except OSError as exc:
         raise InputError(where, f"cannot read file: {exc.strerror or exc}") from None
+    return (data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data), where
+
+
+def decode_text(data: bytes, where: str) -> str:
+    """``data`` as UTF-8 text, or ``InputError`` naming the first bad byte."""
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(where, f"not valid UTF-8 (byte offset {exc.start})") from None
+
+
+def read_conversation(path: Optional[str]) -> tuple[Conversation, str]:
+    """The conversation in ``path`` (``-`` for stdin, None for the built-in example), and its display name."""
+    if path is None:
+        return example_conversation(), BUILTIN
+    data, where = read_bytes(path)
+    text = decode_text(data, where)
     try:
         return Conversation.from_json(text), where
     except HarmonyError as exc:
@@ -138,6 +159,45 @@ def read_conversation(path: Optional[str]) -> tuple[Conversation, str]:
         raise InputError(where, _describe_validation_error(exc)) from None
     except RecursionError:
         raise InputError(where, "conversation JSON is nested too deeply") from None
+
+
+_TOKEN_IDS = re.compile(r"\s*\d+(?:\s+\d+)*\s*")
+
+
+def read_tokens(enc: HarmonyEncoding, path: str) -> tuple[list[int], str]:
+    """Token ids from ``path``: a JSON list, whitespace-separated ints, or text with literal special tokens.
+
+    Text is encoded with every special token allowed; one newline at its end (as
+    ``render`` prints it) is not part of the transcript.
+    """
+    data, where = read_bytes(path)
+    text = decode_text(data, where)
+    if _TOKEN_IDS.fullmatch(text):
+        return [int(t) for t in text.split()], where
+    ids: Any = None
+    if path.endswith(".json") or text.lstrip().startswith("["):
+        try:
+            ids = json.loads(text)
+        except json.JSONDecodeError as exc:
+            if path.endswith(".json"):
+                raise InputError(f"{where}:{exc.lineno}:{exc.colno}", f"invalid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise InputError(where, "JSON is nested too deeply") from None
+        if path.endswith(".json") and not isinstance(ids, list):
+            raise InputError(where, f"expected a JSON list of token ids, found {_json_type(ids)}")
+    if isinstance(ids, list):
+        try:
+            return check_token_ids(ids), where
+        except HarmonyError as exc:
+            raise InputError(where, str(exc)) from None
+    if text.endswith("\n"):
+        text = text[:-1]
+    return enc.encode(text, allowed_special="all"), where
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 # -- output ----------------------------------------------------------------
@@ -253,6 +313,208 @@ def run_example(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     return 0
 
 
+# -- validate --------------------------------------------------------------
+
+
+def _add_validate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths", nargs="+", metavar="PATH",
+        help="a transcript: text with special tokens written literally (as render prints it), a .json "
+             "file holding a list of token ids, or a file of whitespace-separated token ids; '-' reads stdin",
+    )
+    parser.add_argument(
+        "--format", choices=FORMATS, default="text",
+        help="text: one line per problem, PATH:LINE:COLUMN: SEVERITY: MESSAGE [CODE] (PATH:token N: for "
+             "token ids), and a summary on stderr; json: a JSON list of diagnostics (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--role", metavar="ROLE", choices=ROLES, default=None,
+        help="the files are completions: model output that starts after <|start|>ROLE (one of "
+             + ", ".join(ROLES) + ")",
+    )
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _located(where: str, exc: HarmonyError) -> InputError:
+    """validate_file's message (``PATH: problem`` or ``PATH:L:C: problem``) as an ``InputError``."""
+    message = str(exc)
+    if message.startswith(where + ":"):
+        rest = message[len(where) + 1:]
+        m = re.match(r"(\d+:\d+): (.*)", rest, re.S)
+        if m:
+            return InputError(f"{where}:{m.group(1)}", m.group(2))
+        return InputError(where, rest.lstrip())
+    return InputError(where, message)
+
+
+def run_validate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Validate transcripts; every readable file is checked before the status is decided."""
+    enc = load_harmony_encoding("HarmonyGptOss")
+    found: list[Diagnostic] = []
+    unreadable = 0
+    for path in args.paths:
+        try:
+            data, where = read_bytes(path)
+            decode_text(data, where)
+            try:
+                diagnostics = validate_file(path, role=args.role, encoding=enc, data=data)
+            except HarmonyError as exc:
+                raise _located(where, exc) from None
+            except RecursionError:  # json.loads on a deeply nested list
+                raise InputError(where, "JSON is nested too deeply") from None
+        except InputError as exc:
+            unreadable += 1
+            sys.stderr.write(f"{exc}\n")
+            continue
+        found.extend(diagnostics)
+        if args.format == "text":
+            for diagnostic in diagnostics:
+                sys.stdout.write(diagnostic.format() + "\n")
+    errors = sum(d.severity == "error" for d in found)
+    warnings = sum(d.severity == "warning" for d in found)
+    if args.format == "json":
+        sys.stdout.write(json.dumps([d.to_dict() for d in found], indent=2, ensure_ascii=False) + "\n")
+    else:
+        summary = f"{_plural(len(args.paths), 'file')}: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
+        if unreadable:
+            summary += f", {unreadable} unreadable"
+        sys.stdout.flush()
+        sys.stderr.write(summary + "\n")
+    if unreadable:
+        return 2
+    return 1 if errors else 0
+
+
+# -- parse -----------------------------------------------------------------
+
+
+def _add_parse_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "path", nargs="?", default="-", metavar="FILE",
+        help="token ids as a JSON list or whitespace-separated, or text with special tokens written "
+             "literally; '-' (the default) reads stdin",
+    )
+    parser.add_argument(
+        "--role", metavar="ROLE", choices=ROLES, default=None,
+        help="the input is a completion that starts after <|start|>ROLE, as a model writes it (one of "
+             + ", ".join(ROLES) + ")",
+    )
+    parser.add_argument(
+        "--lenient", action="store_true",
+        help="let a stop token end a header early, as the reference's strict=False does",
+    )
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with enums (roles) replaced by their values, ready for ``json.dumps``."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def run_parse(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Parse a completion or transcript into messages and print them as JSON."""
+    enc = load_harmony_encoding("HarmonyGptOss")
+    tokens, where = read_tokens(enc, args.path)
+    role = None if args.role is None else Role(args.role)
+    try:
+        messages = enc.parse_messages_from_completion_tokens(tokens, role, strict=not args.lenient)
+    except HarmonyError as exc:
+        sys.stderr.write(f"{where}: error: {exc}\n")
+        return 1
+    out = [_plain(m.to_dict()) for m in messages]
+    sys.stdout.write(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+    return 0
+
+
+# -- templates -------------------------------------------------------------
+
+# ``templates export`` and ``templates list`` work on one set of template files:
+# the default dialect's, as load_harmony_encoding(template_dir=...) reads them.
+# Options that pick another set (a dialect, a user folder) belong in
+# _add_template_source_arguments and _template_source.
+
+TEMPLATES_EXAMPLES = (
+    f"{PROG} templates export my-templates",
+    f"{PROG} templates export my-templates --force   # replace files already there",
+    f"{PROG} templates list",
+)
+
+
+
+def _add_template_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments shared by the templates actions that choose which templates (none yet)."""
+
+
+def _template_source(args: argparse.Namespace) -> str:
+    """The dialect whose templates the templates actions work on."""
+    return getattr(args, "dialect", None) or DEFAULT_DIALECT
+
+
+def _add_templates_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", title="actions", required=True)
+    export = actions.add_parser(
+        "export", help="write the template files into DIR, ready to edit and use as template_dir",
+        description="Write the template files into DIR (created if missing), one flat folder ready to edit "
+                    "and pass to load_harmony_encoding(template_dir=DIR); prints the files written.",
+        epilog=_epilog(TEMPLATES_EXAMPLES), formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument("dir", metavar="DIR", help="the folder to write into")
+    export.add_argument("--force", action="store_true", help="replace files that already exist in DIR")
+    _add_template_source_arguments(export)
+    listing = actions.add_parser(
+        "list", help="list the template files, each with what it holds",
+        description="List the template files (the names export writes), each with the first line of its comment.",
+        epilog=_epilog(TEMPLATES_EXAMPLES), formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_template_source_arguments(listing)
+
+
+def describe_template(path: Path) -> str:
+    """The first sentence of a template's leading ``{#- ... -#}`` comment, or of a JSON file's comment (no full stop)."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        data = json.loads(text)
+        if "reference" in data and "name" in data:
+            return f"Settings of the {data['name']} dialect, which matches {data['reference']}"
+        comment = str(data.get("comment") or data.get("description") or "")
+    else:
+        m = re.match(r"\s*\{#-?(.*?)-?#\}", text, re.S)
+        comment = m.group(1) if m else ""
+    comment = " ".join(comment.split())
+    m = re.match(r"(.*?)\.(?:\s|$)", comment)
+    return m.group(1) if m else comment
+
+
+def run_templates(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``templates export`` and ``templates list``."""
+    dialect = _template_source(args)
+    files = template_files(dialect)
+    if args.action == "list":
+        width = max(len(name) for name in files)
+        for name, path in files.items():
+            sys.stdout.write(f"{name:<{width}}  {describe_template(path)}\n")
+        return 0
+    target = Path(args.dir)
+    clashes = [name for name in files if (target / name).exists()]
+    if clashes and not args.force:
+        raise InputError(args.dir, f"would overwrite {', '.join(clashes)} (use --force to replace them)")
+    try:
+        written = export_templates(target, dialect, force=True)
+    except OSError as exc:
+        raise InputError(args.dir, f"cannot write: {exc.strerror or exc}") from None
+    for path in written:
+        sys.stdout.write(f"{path}\n")
+    return 0
+
+
 # -- the command table -----------------------------------------------------
 
 
@@ -265,6 +527,7 @@ class Command:
     examples: tuple[str, ...]
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace, argparse.ArgumentParser], int]
+    notes: str = ""  # shown after the examples in --help
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -286,6 +549,41 @@ COMMANDS: tuple[Command, ...] = (
         (f"{PROG} example > convo.json && {PROG} render convo.json",),
         _add_example_arguments,
         run_example,
+    ),
+    Command(
+        "validate",
+        "check transcripts against the grammar and their own declarations, reporting every problem",
+        (
+            f"{PROG} validate examples/broken.txt",
+            f"{PROG} validate --format json transcript.txt tokens.json",
+            f"{PROG} render --mode conversation | {PROG} validate -",
+            f"{PROG} validate --role assistant completion.json   # model output, after <|start|>assistant",
+        ),
+        _add_validate_arguments,
+        run_validate,
+        "exit status: 0 when no file has an error (warnings allowed), 1 when one has,\n"
+        "2 when a file cannot be read (the others are still checked) or for usage errors",
+    ),
+    Command(
+        "parse",
+        "parse tokens or a transcript into messages and print them as JSON",
+        (
+            f"{PROG} parse --role assistant examples/completion.json",
+            f"{PROG} parse examples/transcript.txt",
+            f"{PROG} render --output tokens --mode conversation | {PROG} parse -",
+            f"{PROG} parse --role assistant --lenient completion.txt",
+        ),
+        _add_parse_arguments,
+        run_parse,
+        "exit status: 0 when parsed, 1 when the tokens do not parse (PATH: error: MESSAGE),\n"
+        "2 when the file cannot be read or is not a token list or text",
+    ),
+    Command(
+        "templates",
+        "export or list the template files the format is rendered with",
+        TEMPLATES_EXAMPLES,
+        _add_templates_arguments,
+        run_templates,
     ),
 )
 
@@ -320,7 +618,7 @@ def build_parser() -> argparse.ArgumentParser:
             command.name,
             help=command.summary,
             description=command.summary[0].upper() + command.summary[1:] + ".",
-            epilog=_epilog(command.examples),
+            epilog=_epilog(command.examples) + (f"\n\n{command.notes}" if command.notes else ""),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         command.add_arguments(sub)
