@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 import contextvars
 import json
+import math
 import re
 import threading
 from dataclasses import asdict, dataclass
@@ -234,6 +235,8 @@ class _Run:
         self.called: set[str] = set()
         self.pending_return: Optional[int] = None
         self.last_start: Optional[int] = None
+        self.messages = 0
+        self.saw_developer = False
 
     def report(self, code: str, pos: int, **fields: Any) -> None:
         spec = self.checks.diagnostics[code]
@@ -252,11 +255,22 @@ class _Run:
 
     def broken(self, start: Optional[Token], header: list[Token], stop: Token) -> None:
         self._before_message()
-        self.report("H002", stop.start_pos, found=self.describe(stop))
+        self.messages += 1
+        if not self._start_inside(header, "H005"):
+            self.report("H002", stop.start_pos, found=self.describe(stop))
+
+    def _start_inside(self, header: list[Token], code: str) -> bool:
+        """Report a <|start|> inside a header; True if there was one."""
+        inner = next((t for t in header if t.type == "START"), None)
+        if inner is not None:
+            self.report(code, inner.start_pos, role=self.role or "ROLE")
+        return inner is not None
 
     def prompt(self, start: Token, header: list[Token]) -> None:
         """A last ``<|start|>ROLE`` waiting for the model: its header must still read."""
         self._before_message()
+        if self._start_inside(header, "H005"):
+            return
         h_start = header[0].start_pos if header else start.end_pos
         h_end = header[-1].end_pos if header else h_start
         self._header(h_start, h_end, None)
@@ -264,7 +278,16 @@ class _Run:
     def message(self, start: Optional[Token], header: list[Token], msg: Token, content: list[Token],
                 stop: Optional[Token], first: bool) -> None:
         self._before_message()
+        self.messages += 1
         h_start = header[0].start_pos if header else msg.start_pos
+        if self._start_inside(header, "H005"):
+            return
+        inner = next((t for t in content if t.type == "START"), None)
+        if inner is not None:
+            opened = start.start_pos if start is not None else 0
+            where = self.source.where(opened)
+            self.report("E004", inner.start_pos, where=f"{where['line']}:{where['column']}" if "line" in where
+                        else f"token {where['token']}")
         parsed = self._header(h_start, msg.start_pos, self.role if first else None)
         if parsed is None:
             return
@@ -319,6 +342,7 @@ class _Run:
                 self.channel_required = m.group("required") is not None
         if h.role in (_SYSTEM, _DEVELOPER):
             self.declarations.merge(read_declarations(text, checks.developer))
+            self.saw_developer = self.saw_developer or h.role == _DEVELOPER
         if self.valid_channels is not None:
             valid = ", ".join(self.valid_channels)
             if h.channel is not None and h.channel not in self.valid_channels:
@@ -327,7 +351,8 @@ class _Run:
                 self.report("C002", h_start, valid=valid)
         recipient = h.recipient
         prefix = checks.functions + "."
-        if recipient is not None and recipient.startswith(prefix):
+        # A completion (or any transcript without a developer message) declares no functions: nothing to check.
+        if recipient is not None and recipient.startswith(prefix) and self.saw_developer:
             name = recipient[len(prefix):]
             if not self.declarations.has(checks.functions, name):
                 self.report("F001", h_start, recipient=recipient, name=name)
@@ -345,7 +370,7 @@ class _Run:
 
     def _check_json(self, h: ParsedHeader, text: str, c_start: int) -> None:
         try:
-            value = json.loads(text)
+            value = json.loads(text, parse_constant=_not_json, parse_float=_finite_float)
         except json.JSONDecodeError as exc:
             pos = c_start + exc.pos if isinstance(self.source, _TextSource) else c_start
             self.report("J001", pos, problem=f"{exc.msg} at line {exc.lineno} column {exc.colno} of the content")
@@ -406,8 +431,24 @@ class _Run:
                 self.last_start = tok.start_pos
                 parser.feed_token(tok)
                 return
-        code = "S002" if bad.type == "TEXT" else "S001"
-        self.report(code, bad.start_pos, found=self.describe(bad))
+        if bad.type == "TEXT" and self.last_start is not None:
+            chunk = self.source.text(bad.start_pos, bad.end_pos)
+            lead = len(chunk) - len(chunk.lstrip()) if isinstance(self.source, _TextSource) else 0
+            rest = chunk.strip()
+            self.report("S002", bad.start_pos + lead, found=repr(rest[:40] + ("..." if len(rest) > 40 else "")))
+        else:
+            self.report("S001", bad.start_pos, found=self.describe(bad))
+
+
+def _not_json(name: str) -> Any:
+    raise json.JSONDecodeError(f"{name} is not a JSON value", name, 0)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise json.JSONDecodeError(f"{text} is out of range for a JSON number", text, 0)
+    return value
 
 
 def validate(
@@ -465,6 +506,8 @@ def validate_file(path: str, *, role: Optional[Role | str] = None,
             ids = json.loads(text)
         except json.JSONDecodeError as exc:
             raise HarmonyError(f"{label}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise HarmonyError(f"{label}: JSON is nested too deeply") from None
         if not isinstance(ids, list):
             raise HarmonyError(f"{label}: expected a JSON list of token ids, found {type(ids).__name__}")
         return validate(ids, role=role, encoding=encoding, path=label)

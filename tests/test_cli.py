@@ -434,7 +434,7 @@ BROKEN_TEXT = """\
 of the content [J001]
 {path}:18:357: error: expected <|message|> after the header, found <|end|> [H002]
 {path}:18:427: error: <|return|> ends only the last message; prompt history must use <|end|> [E001]
-{path}:18:475: error: text after the last message: text 'Bye.\\n' [S002]
+{path}:18:475: error: text after the last message: 'Bye.' [S002]
 """
 
 
@@ -447,7 +447,7 @@ def _broken_json(path: str) -> list[dict]:
                           "column 14 of the content", 18, 263),
         ("error", "H002", "expected <|message|> after the header, found <|end|>", 18, 357),
         ("error", "E001", "<|return|> ends only the last message; prompt history must use <|end|>", 18, 427),
-        ("error", "S002", "text after the last message: text 'Bye.\\n'", 18, 475),
+        ("error", "S002", "text after the last message: 'Bye.'", 18, 475),
     ]
     return [{"severity": s, "code": c, "message": m, "line": line, "column": col, "path": path}
             for s, c, m, line, col in rows]

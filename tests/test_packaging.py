@@ -33,7 +33,7 @@ REQUIRED_IN_WHEEL = [
     "harmony_grammar/py.typed",
     "harmony_grammar/vocab/o200k_base.tiktoken.gz",
     "harmony_grammar/grammar/tokens.json",
-    "harmony_grammar/templates/header.jinja",
+    "harmony_grammar/templates/dialects/oss-harmony/header.jinja",
     "harmony_grammar/templates/tools/browser.json",
 ]
 
@@ -44,7 +44,7 @@ REQUIRED_IN_SDIST = [
     "harmony_grammar/py.typed",
     "harmony_grammar/vocab/o200k_base.tiktoken.gz",
     "grammar/tokens.json",
-    "templates/header.jinja",
+    "templates/dialects/oss-harmony/header.jinja",
     "templates/tools/python.json",
     "tests/conftest.py",
     "tests/test_cli.py",

@@ -81,10 +81,10 @@ def test_codes_match_the_check_table():
     """Severities come from grammar/checks.json (the tests below spell them out)."""
     assert {code: spec["severity"] for code, spec in CHECKS.items()} == {
         "S001": "error", "S002": "error", "S003": "warning",
-        "H001": "error", "H002": "error", "H003": "error", "H004": "error",
+        "H001": "error", "H002": "error", "H003": "error", "H004": "error", "H005": "error",
         "C001": "error", "C002": "error", "F001": "warning",
         "J001": "error", "J002": "warning",
-        "E001": "error", "E002": "warning", "E003": "warning", "T001": "warning",
+        "E001": "error", "E002": "warning", "E003": "warning", "E004": "error", "T001": "warning",
     }
 
 
@@ -110,10 +110,10 @@ def test_code_s001_for_a_special_token_at_the_end():
 
 def test_code_s002_text_after_the_last_message():
     assert found("<|start|>user<|message|>Hi<|end|>The end.") == [
-        ("error", "S002", 1, 34, "text after the last message: text 'The end.'"),
+        ("error", "S002", 1, 34, "text after the last message: 'The end.'"),
     ]
     assert found("<|start|>user<|message|>Hi<|end|>" + "x" * 41) == [
-        ("error", "S002", 1, 34, "text after the last message: text '" + "x" * 40 + "...'"),
+        ("error", "S002", 1, 34, "text after the last message: '" + "x" * 40 + "...'"),
     ]
 
 
@@ -287,7 +287,7 @@ def test_code_t001_result_of_a_tool_never_called():
         ("warning", "T001", 1, 10, "tool result from 'functions.get_weather', which no earlier message called"),
     ]
     call = "<|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{}<|call|>"
-    assert [d[1] for d in found(call + result)] == ["F001"]
+    assert found(call + result) == []  # called first (and without a developer message, F001 has nothing to check)
 
 
 # -- recovery ------------------------------------------------------------------------
@@ -301,7 +301,7 @@ BROKEN = [
                                "column 14 of the content"),
     ("error", "H002", 18, 357, "expected <|message|> after the header, found <|end|>"),
     ("error", "E001", 18, 427, "<|return|> ends only the last message; prompt history must use <|end|>"),
-    ("error", "S002", 18, 475, r"text after the last message: text 'Bye.\n'"),
+    ("error", "S002", 18, 475, "text after the last message: 'Bye.'"),
 ]
 
 
@@ -438,8 +438,6 @@ def test_malformed_files_raise(tmp_path, name, data, message):
     assert str(raised.value) == message.format(path=path)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a deeply nested .json file raises RecursionError from json.loads, "
-                                       "not HarmonyError naming the path")
 def test_deeply_nested_json_file_raises_harmony_error(tmp_path):
     path = tmp_path / "deep.json"
     path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
@@ -528,34 +526,34 @@ def test_a_10_mb_transcript():
 # -- suspected validator bugs --------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a <|start|> inside content (a message missing its stop token) "
-                                       "is taken as content; the next message disappears without a diagnostic")
-def test_start_inside_content_is_reported():
+def test_code_e004_start_inside_content():
     transcript = "<|start|>user<|message|>Hi<|start|>assistant<|channel|>final<|message|>Hello<|end|>"
-    assert any(d.severity == "error" and (d.line, d.column) == (1, 27) for d in validate(transcript))
+    assert found(transcript) == [
+        ("error", "E004", 1, 27, "<|start|> inside the content of the message that starts at 1:1: "
+                                 "that message has no <|end|>"),
+    ]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: NaN, Infinity and out-of-range numbers pass as JSON under "
-                                       "<|constrain|>json (Python's json.loads accepts them; JSON does not)")
 @pytest.mark.parametrize("value", ["NaN", "-Infinity", "1e400"])
 def test_non_standard_json_is_j001(value):
     transcript = DEVELOPER + CALL_HEADER + '{"location": "SF", "n": ' + value + "}<|call|>"
     assert [d.code for d in validate(transcript)] == ["J001"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: text with no message at all is reported as S002 "
-                                       "'text after the last message', but there is no message")
 def test_text_without_any_message_is_s001():
     assert found("hello") == [("error", "S001", 1, 1, "expected <|start|> to begin a message, found text 'hello'")]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a completion (role given) that repeats <|start|>ROLE passes "
-                                       "silently, read as recipient '<|start|>assistant'")
-def test_completion_that_repeats_the_prompt_is_reported():
-    assert found("<|start|>assistant<|channel|>final<|message|>Hi<|return|>", role="assistant") != []
+def test_code_h005_start_inside_a_header():
+    assert found("<|start|>assistant<|channel|>final<|message|>Hi<|return|>", role="assistant") == [
+        ("error", "H005", 1, 1, "<|start|> inside a message header: the header before it has no <|message|> "
+                                "(or a completion given with a role repeats <|start|>assistant)"),
+    ]
+    assert found("<|start|>user<|start|>assistant<|message|>Hi<|end|>") == [
+        ("error", "H005", 1, 14, "<|start|> inside a message header: the header before it has no <|message|> "
+                                 "(or a completion given with a role repeats <|start|>ROLE)"),
+    ]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: F001 fires on every function call of a completion (role given), "
-                                       "which never contains the developer message that declares them")
 def test_no_f001_without_declarations():
     assert validate_file(str(EXAMPLES / "completion.json"), role="assistant") == []
