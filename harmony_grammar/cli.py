@@ -38,7 +38,7 @@ from .model import (
     ToolDescription,
 )
 from .parse import check_token_ids
-from .templating import DEFAULT_DIALECT, export_templates, template_files
+from .templating import DEFAULT_DIALECT, dialects, export_templates, template_files
 from .validate import Diagnostic, validate_file
 
 __all__ = ["main", "example_conversation", "build_parser", "InputError"]
@@ -243,6 +243,7 @@ def format_output(enc: HarmonyEncoding, tokens: list[int], output: str, color: b
 
 
 def _add_render_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_encoding_arguments(parser)
     parser.add_argument(
         "path", nargs="?", metavar="PATH",
         help="conversation JSON in the shape of Conversation.to_json(); '-' reads stdin; "
@@ -281,7 +282,7 @@ def run_render(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         parser.error(f"--next-role only applies to --mode completion, not --mode {args.mode}")
     convo, where = read_conversation(args.path)
     config = RenderConversationConfig(auto_drop_analysis=not args.keep_analysis)
-    enc = load_harmony_encoding("HarmonyGptOss")
+    enc = _encoding(args)
     try:
         if args.mode == "completion":
             tokens = enc.render_conversation_for_completion(convo, Role(args.next_role or "assistant"), config)
@@ -317,6 +318,7 @@ def run_example(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
 
 def _add_validate_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_encoding_arguments(parser)
     parser.add_argument(
         "paths", nargs="+", metavar="PATH",
         help="a transcript: text with special tokens written literally (as render prints it), a .json "
@@ -352,7 +354,7 @@ def _located(where: str, exc: HarmonyError) -> InputError:
 
 def run_validate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Validate transcripts; every readable file is checked before the status is decided."""
-    enc = load_harmony_encoding("HarmonyGptOss")
+    enc = _encoding(args)
     found: list[Diagnostic] = []
     unreadable = 0
     for path in args.paths:
@@ -392,6 +394,7 @@ def run_validate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
 
 
 def _add_parse_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_encoding_arguments(parser)
     parser.add_argument(
         "path", nargs="?", default="-", metavar="FILE",
         help="token ids as a JSON list or whitespace-separated, or text with special tokens written "
@@ -421,7 +424,7 @@ def _plain(value: Any) -> Any:
 
 def run_parse(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Parse a completion or transcript into messages and print them as JSON."""
-    enc = load_harmony_encoding("HarmonyGptOss")
+    enc = _encoding(args)
     tokens, where = read_tokens(enc, args.path)
     role = None if args.role is None else Role(args.role)
     try:
@@ -443,6 +446,7 @@ def run_parse(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 TEMPLATES_EXAMPLES = (
     f"{PROG} templates export my-templates",
+    f"{PROG} templates export upstream --dialect openai-harmony",
     f"{PROG} templates export my-templates --force   # replace files already there",
     f"{PROG} templates list",
 )
@@ -450,7 +454,30 @@ TEMPLATES_EXAMPLES = (
 
 
 def _add_template_source_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments shared by the templates actions that choose which templates (none yet)."""
+    """Arguments shared by the templates actions that choose which templates."""
+    parser.add_argument("--dialect", choices=dialects(), default=DEFAULT_DIALECT,
+                        help="whose templates: " + ", ".join(dialects()) + " (default: %(default)s)")
+
+
+def _add_encoding_arguments(parser: argparse.ArgumentParser) -> None:
+    """--dialect and --templates, for the commands that render or parse."""
+    parser.add_argument(
+        "--dialect", choices=dialects(), default=DEFAULT_DIALECT,
+        help="which reference to match: oss-harmony (0.0.11, the default) or openai-harmony (0.0.8)",
+    )
+    parser.add_argument(
+        "--templates", metavar="DIR", default=None,
+        help="a folder of templates that override the dialect's, file by file "
+             f"(start from '{PROG} templates export DIR')",
+    )
+
+
+def _encoding(args: argparse.Namespace) -> HarmonyEncoding:
+    """The encoding for --dialect and --templates; a bad template folder is an input error."""
+    try:
+        return load_harmony_encoding("HarmonyGptOss", dialect=args.dialect, template_dir=args.templates)
+    except HarmonyError as exc:
+        raise InputError(args.templates or args.dialect, str(exc)) from None
 
 
 def _template_source(args: argparse.Namespace) -> str:

@@ -267,6 +267,14 @@ _CONTENT_TYPES: dict[str, type[Content]] = {
 }
 
 
+def _short(value: object) -> str:
+    """A bounded repr for error messages (values may be huge or deeply nested)."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+    return f"a {type(value).__name__}"
+
+
 def _content_from_dict(raw: object, where: str) -> Content:
     if not isinstance(raw, dict):
         raise HarmonyDataError(f"{where}: expected an object with a 'type', found {type(raw).__name__}")
@@ -274,7 +282,10 @@ def _content_from_dict(raw: object, where: str) -> Content:
     cls = _CONTENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         known = ", ".join(repr(k) for k in _CONTENT_TYPES)
-        raise HarmonyDataError(f"{where}.type: unknown content type {kind!r} (expected one of {known})")
+        raise HarmonyDataError(f"{where}.type: unknown content type {_short(kind)} (expected one of {known})")
+    bad = next((k for k in raw if not isinstance(k, str)), None)
+    if bad is not None:
+        raise HarmonyDataError(f"{where}: field names must be strings, found {_short(bad)}")
     fields = {k: v for k, v in raw.items() if k != "type"}
     return cls(**fields)
 
@@ -347,10 +358,12 @@ class Message(BaseModel):
                                    + ", ".join(repr(r.value) for r in Role) + ")")
         raw_role = data["role"]
         try:
+            if not isinstance(raw_role, str):
+                raise ValueError
             role = Role(raw_role)
         except ValueError:
             raise HarmonyDataError(
-                f"message.role: unknown role {raw_role!r} (expected one of "
+                f"message.role: unknown role {_short(raw_role)} (expected one of "
                 + ", ".join(repr(r.value) for r in Role) + ")"
             ) from None
         if "content" not in data:
@@ -395,6 +408,8 @@ class Conversation(BaseModel):
         """Parse ``Conversation.to_json`` output; errors name the line and column or the field."""
         try:
             data = json.loads(payload)
+        except UnicodeDecodeError as exc:
+            raise HarmonyDataError(f"conversation JSON: not UTF-8 text (byte {exc.start})") from None
         except RecursionError:
             raise HarmonyDataError("conversation JSON is nested too deeply") from None
         except json.JSONDecodeError as exc:

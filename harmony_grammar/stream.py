@@ -116,6 +116,7 @@ class StreamableParser:
             elif not self._strict and token in self._stop:
                 self._end_broken_header(index)
                 self._feed(token, index)
+                self._between_messages()
             else:
                 self._feed(token, index)
                 self._header_tokens.append(token)
@@ -145,9 +146,7 @@ class StreamableParser:
             self._header = self._parser.read_header(self._tokens, start, index, self._next_role)
         except HarmonyError:
             # The reference drops to ExpectStart, keeping the role it was given.
-            self._state = _EXPECT
-            self._in_text = False
-            self._ip = self._grammar.interactive(self._grammar.start_symbol(False, self._strict))
+            self._between_messages()
             raise
         self._next_role = None
         self._state = _CONTENT
@@ -165,16 +164,21 @@ class StreamableParser:
         self._state = _EXPECT
         self._next_role = None
 
+    def _between_messages(self) -> None:
+        """A message has ended: the grammar starts afresh, so a long stream keeps no parse tree."""
+        self._state = _EXPECT
+        self._in_text = False
+        self._ip = self._grammar.interactive(self._grammar.start_symbol(False, self._strict))
+
     def _end_message(self) -> None:
         assert self._header is not None and self._decoder is not None
         self._append(header_message(self._header, self._decoder.finish()))
-        self._state = _EXPECT
         self._header = None
         self._decoder = None
         self._content_tokens = []
         self._encoded_pieces = 0
         self._last_delta = None
-        self._in_text = False
+        self._between_messages()
 
     def _append(self, message: Message) -> None:
         self._messages.append(message)

@@ -18,7 +18,7 @@ from harmony_grammar import (
     RenderConversationConfig,
     Role,
 )
-from harmony_grammar.cli import COMMANDS, example_conversation, main, use_color
+from harmony_grammar.cli import BUILTIN, COMMANDS, example_conversation, main, use_color
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "conversation.json"
@@ -381,7 +381,7 @@ def test_readme_shows_the_real_render_output():
 
 def test_readme_library_example_prints_what_it_says(capsys):
     text = README.read_text(encoding="utf-8")
-    code, printed = re.search(r"```python\n(.*?)```\n\nprints\n\n```text\n(.*?)```\n", text, re.S).groups()
+    code, printed = re.search(r"```python\n((?:(?!```).)*)```\n\nprints\n\n```text\n(.*?)```\n", text, re.S).groups()
     exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
     assert capsys.readouterr().out == printed
 
@@ -866,3 +866,55 @@ def test_readme_lists_every_diagnostic_code():
     rows = "".join(f"| `{code}` | {spec['severity']} | {cell(spec['title'])} |\n"
                    for code, spec in load_json("grammar", "checks.json")["diagnostics"].items())
     assert "| Code | Severity | Problem |\n|---|---|---|\n" + rows in text
+
+
+# -- dialects and template folders ----------------------------------------------
+
+
+def test_render_in_the_openai_harmony_dialect(capsys):
+    from harmony_grammar import load_harmony_encoding
+
+    code, out, err = run(capsys, "render", "--dialect", "openai-harmony", "--output", "tokens", "--color", "never")
+    upstream = load_harmony_encoding("HarmonyGptOss", dialect="openai-harmony")
+    assert (code, err) == (0, "")
+    assert json.loads(out) == upstream.render_conversation_for_completion(example_conversation(), Role.ASSISTANT)
+    code, text, _ = run(capsys, "render", "--dialect", "openai-harmony", "--color", "never")
+    assert "<|start|>assistant to=functions.get_current_weather<|channel|>commentary <|constrain|>json<|message|>" in text
+
+
+def test_render_with_a_template_folder(capsys, tmp_path):
+    code, out, err = run(capsys, "templates", "export", str(tmp_path / "t"), "--dialect", "openai-harmony")
+    assert code == 0 and out.splitlines()[3] == str(tmp_path / "t" / "header.jinja")
+    system = tmp_path / "t" / "system.jinja"
+    system.write_text(system.read_text(encoding="utf-8").replace('"Current date: "', '"Today: "'), encoding="utf-8")
+    code, out, err = run(capsys, "render", "--templates", str(tmp_path / "t"), "--color", "never")
+    assert code == 0
+    assert out.splitlines()[:3] == ["<|start|>system<|message|>You are ChatGPT, a large language model trained by "
+                                    "OpenAI.", "Knowledge cutoff: 2024-06", "Today: 2025-06-28"]
+
+
+def test_a_broken_template_folder_is_an_input_error(capsys, tmp_path):
+    (tmp_path / "developer.jinja").write_text("{% if %}", encoding="utf-8")
+    code, out, err = run(capsys, "render", "--templates", str(tmp_path))
+    assert (code, out) == (2, "")
+    assert err == (f"{BUILTIN}: error: {tmp_path / 'developer.jinja'}:1: template syntax error: "
+                   "Expected an expression, got 'end of statement block'\n")
+    code, out, err = run(capsys, "render", "--templates", str(tmp_path / "missing"))
+    assert (code, out) == (2, "")
+    assert err == f"{tmp_path / 'missing'}: error: template folder {tmp_path / 'missing'} does not exist or is not a folder\n"
+
+
+def test_readme_customizing_example_is_real(capsys, tmp_path, monkeypatch):
+    text = README.read_text(encoding="utf-8")
+    steps = re.search(r"### Customizing prompts.*?```sh\n(.*?)```\n\nprints\n\n```text\n(.*?)```", text, re.S)
+    commands, printed = steps.group(1).splitlines(), steps.group(2)
+    assert commands[0] == "harmony-grammar templates export my-templates"
+    edit = re.fullmatch(r"sed -i 's/(.*)/(.*)/' my-templates/system.jinja", commands[1])
+    assert commands[2] == "harmony-grammar render --templates my-templates --mode conversation | head -4"
+    monkeypatch.chdir(tmp_path)
+    assert run(capsys, "templates", "export", "my-templates")[0] == 0
+    system = tmp_path / "my-templates" / "system.jinja"
+    system.write_text(system.read_text(encoding="utf-8").replace(edit.group(1), edit.group(2)), encoding="utf-8")
+    code, out, err = run(capsys, "render", "--templates", "my-templates", "--mode", "conversation", "--color", "never")
+    assert code == 0
+    assert "".join(line + "\n" for line in out.split("\n")[:4]) == printed

@@ -578,17 +578,8 @@ def _deep(depth: int, kind: str):
 
 
 _DEEP = sys.getrecursionlimit() * 3
-_RECURSION_BUG = pytest.mark.xfail(
-    strict=True, raises=RecursionError,
-    reason="package bug: Message.from_dict formats a deeply nested role / content type with repr() for its "
-           "error message, which raises RecursionError (e.g. Message.from_dict({'role': deep, 'content': 'x'}) "
-           "with deep = [[[...]]] nested 3000 levels)")
-
-
 @pytest.mark.parametrize("field", [
-    "channel", "recipient", "content_type", "name", "content", "content_item", "text", "parameters",
-    pytest.param("role", marks=_RECURSION_BUG),
-    pytest.param("type", marks=_RECURSION_BUG),
+    "channel", "recipient", "content_type", "name", "content", "content_item", "text", "parameters", "role", "type",
 ])
 @pytest.mark.parametrize("kind", ["list", "dict"])
 def test_deeply_nested_values_raise_data_errors(encs, field, kind):
@@ -615,19 +606,11 @@ def test_deeply_nested_values_raise_data_errors(encs, field, kind):
         encs["oss-harmony"].render(message)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "package bug: a content dict with a non-string key reaches cls(**fields) and raises "
-    "TypeError('keywords must be strings'); "
-    "reproduce: Message.from_dict({'role': 'user', 'content': [{'type': 'text', 'text': 'x', 5: 1}]})"))
 def test_non_string_keys_in_content_raise_data_errors():
     with pytest.raises(ALLOWED):
         Message.from_dict({"role": "user", "content": [{"type": "text", "text": "x", 5: 1}]})
 
 
-@pytest.mark.xfail(strict=True, raises=UnicodeDecodeError, reason=(
-    "package bug: Conversation.from_json accepts bytes, but bytes that are not UTF-8 escape as "
-    "UnicodeDecodeError (json.loads decodes them before parsing); "
-    "reproduce: Conversation.from_json(b'{\"messages\": [{\"role\": \"user\", \"content\": \"\\xff\"}]}')"))
 def test_from_json_of_non_utf8_bytes_raises_data_errors():
     with pytest.raises(ALLOWED):
         Conversation.from_json(b'{"messages": [{"role": "user", "content": "\xff"}]}')

@@ -142,13 +142,6 @@ def _grammar_state_size(parser: StreamableParser) -> int:
     return size(parser._ip.parser_state.value_stack)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "package bug: StreamableParser feeds lark's interactive LALR parser, which builds the parse tree of "
-    "everything seen, so the grammar state keeps 8-10 tree nodes per finished message (and one lark Token "
-    "per special token inside content) until the parser is dropped (roughly 1.5 KB per message, about as much as "
-    "the Message itself). Reproduce: p = StreamableParser(enc, None); feed "
-    "enc.encode('<|start|>user<|message|>hi<|end|>', allowed_special='all') n times; "
-    "len-of-tree(p._ip.parser_state.value_stack) grows by 8 per message (10 with a channel in the header)."))
 def test_long_stream_grammar_state_does_not_grow(enc):
     tokens, _ = _stream(enc)
     tokens = tokens[:30_000]
