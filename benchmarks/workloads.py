@@ -46,13 +46,13 @@ def turn(h: Any, rng: random.Random, i: int) -> list[Any]:
     """User, analysis, tool call, tool result and final."""
     tool = f"functions.tool_{i % 12}"
     return [
-        h.Message.from_role_and_content(h.Role.USER, _para(rng, 40)),
-        h.Message.from_role_and_content(h.Role.ASSISTANT, _para(rng, 60)).with_channel("analysis"),
+        h.Message.from_role_and_content(h.Role.USER, _para(rng, 18)),
+        h.Message.from_role_and_content(h.Role.ASSISTANT, _para(rng, 30)).with_channel("analysis"),
         h.Message.from_role_and_content(h.Role.ASSISTANT, '{"location": "San Francisco, CA", "days": 3}')
         .with_channel("commentary").with_recipient(tool).with_content_type("<|constrain|>json"),
-        h.Message.from_author_and_content(h.Author.new(h.Role.TOOL, tool), '{"result": "' + _para(rng, 40) + '"}')
+        h.Message.from_author_and_content(h.Author.new(h.Role.TOOL, tool), '{"result": "' + _para(rng, 15) + '"}')
         .with_channel("commentary").with_recipient("assistant"),
-        h.Message.from_role_and_content(h.Role.ASSISTANT, _para(rng, 50)).with_channel("final"),
+        h.Message.from_role_and_content(h.Role.ASSISTANT, _para(rng, 22)).with_channel("final"),
     ]
 
 
