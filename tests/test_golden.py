@@ -19,7 +19,6 @@ from harmony_grammar import (
     Author,
     Conversation,
     DeveloperContent,
-    HarmonyEncoding,
     HarmonyError,
     Message,
     ReasoningEffort,
@@ -45,11 +44,6 @@ def enc(request):
 
 IDENTITY = "You are ChatGPT, a large language model trained by OpenAI."
 
-parser_pending = pytest.mark.xfail(
-    not hasattr(HarmonyEncoding, "parse_messages_from_completion_tokens"),
-    reason="parser not implemented yet",
-    strict=False,
-)
 
 
 def golden_text(name: str) -> str:
@@ -380,7 +374,6 @@ def test_tool_response_rendering(enc):
     assert_tokens(enc, golden_tokens(enc, "test_tool_response_parsing"), tokens[:-1])
 
 
-@parser_pending
 def test_tool_response_parsing(enc):
     tokens = enc.render(TOOL_RESPONSE)[:-1]
     assert enc.decode_utf8(tokens) == golden_text("test_tool_response_parsing")
@@ -390,7 +383,6 @@ def test_tool_response_parsing(enc):
 # -- parsing completions -----------------------------------------------------------------
 
 
-@parser_pending
 def test_simple_reasoning_response(enc):
     tokens = golden_ids("test_simple_reasoning_response")
     messages = enc.parse_messages_from_completion_tokens(tokens, role=Role.ASSISTANT)
@@ -402,7 +394,6 @@ def test_simple_reasoning_response(enc):
     ]
 
 
-@parser_pending
 def test_simple_tool_call(enc):
     tokens = golden_ids("test_simple_tool_call")
     messages = enc.parse_messages_from_completion_tokens(tokens, role=Role.ASSISTANT)
@@ -436,7 +427,6 @@ STREAMED_MESSAGES = [
 ]
 
 
-@parser_pending
 def test_streamable_parser(enc):
     tokens = golden_tokens(enc, "test_streamable_parser")
     parser = harmony_grammar.StreamableParser(enc, Role.ASSISTANT)
@@ -446,7 +436,6 @@ def test_streamable_parser(enc):
     assert parser.messages == STREAMED_MESSAGES
 
 
-@parser_pending
 def test_streamable_parser_input_parses_in_one_go(enc):
     tokens = golden_tokens(enc, "test_streamable_parser")
     assert enc.parse_messages_from_completion_tokens(tokens, Role.ASSISTANT) == STREAMED_MESSAGES
@@ -477,7 +466,6 @@ WEATHER_CALL = (
 )
 
 
-@parser_pending
 def test_tool_call_with_constrain_tokenized_correctly(enc):
     text = (
         "<|start|>assistant to=functions.get_weather<|channel|>commentary"
@@ -498,7 +486,6 @@ def test_tool_call_with_constrain_tokenized_correctly(enc):
         assert rendered == tokens  # openai-harmony renders it back as it came
 
 
-@parser_pending
 def test_tool_call_with_constrain_marker_adjacent(enc):
     text = (
         "<|start|>assistant to=functions.get_weather<|channel|>commentary"
@@ -519,20 +506,17 @@ CHANNEL_FIRST_CALL = (
 )
 
 
-@parser_pending
 def test_tool_call_with_channel_before_recipient_and_constrain_adjacent(enc):
     tokens = tokens_of(enc, CHANNEL_FIRST_CALL_TEXT)
     assert enc.parse_messages_from_completion_tokens(tokens, role=None) == [CHANNEL_FIRST_CALL]
 
 
-@parser_pending
 def test_streamable_parser_tool_call_with_constrain_adjacent(enc):
     parser, deltas = stream(enc, tokens_of(enc, CHANNEL_FIRST_CALL_TEXT), None)
     assert parser.messages == [CHANNEL_FIRST_CALL]
     assert deltas == '{"latitude":48.8566,"longitude":2.3522}'
 
 
-@parser_pending
 def test_streamable_parser_constrained_output_without_recipient(enc):
     text = '<|start|>assistant<|channel|>final <|constrain|>json<|message|>{"result":true}<|return|>'
     parser, _ = stream(enc, tokens_of(enc, text), None)
@@ -580,7 +564,6 @@ MISSING_MESSAGE_TOKEN = {
 }
 
 
-@parser_pending
 @pytest.mark.parametrize("key", list(MISSING_MESSAGE_TOKEN))
 def test_streamable_parser_missing_message_token_lenient(enc, key):
     text, expected = MISSING_MESSAGE_TOKEN[key]
@@ -588,7 +571,6 @@ def test_streamable_parser_missing_message_token_lenient(enc, key):
     assert parser.messages == expected
 
 
-@parser_pending
 @pytest.mark.parametrize("key", list(MISSING_MESSAGE_TOKEN))
 def test_streamable_parser_missing_message_token_strict(enc, key):
     text, _ = MISSING_MESSAGE_TOKEN[key]
@@ -596,7 +578,6 @@ def test_streamable_parser_missing_message_token_strict(enc, key):
         stream(enc, tokens_of(enc, text), Role.ASSISTANT, strict=True)
 
 
-@parser_pending
 def test_streamable_parser_invalid_utf8_decoding(enc):
     with pytest.raises(HarmonyError):
         enc.decode_utf8([9552, 9552])  # " \xf0\x9f" twice
@@ -605,7 +586,6 @@ def test_streamable_parser_invalid_utf8_decoding(enc):
     assert parser.messages == [Message.from_role_and_content(Role.ASSISTANT, " \ufffd \ufffdworked")]
 
 
-@parser_pending
 @pytest.mark.parametrize("tail, content", [("XY", " \ufffdXY"), (" interesting", " \ufffd interesting")])
 def test_streamable_parser_invalid_utf8_split_across_tokens(enc, tail, content):
     invalid = [9552] + enc.encode(tail)
@@ -616,7 +596,6 @@ def test_streamable_parser_invalid_utf8_split_across_tokens(enc, tail, content):
     assert parser.messages == [Message.from_role_and_content(Role.ASSISTANT, content)]
 
 
-@parser_pending
 def test_streamable_parser_invalid_utf8_without_end_of_message(enc):
     tokens = tokens_of(enc, "<|start|>assistant<|message|>") + [9552] + enc.encode(" interesting") + enc.encode(" story")
     parser, deltas = stream(enc, tokens, None)
@@ -635,7 +614,6 @@ TRICKY_UTF8 = (
 )
 
 
-@parser_pending
 def test_streamable_parser_tricky_utf8_decoding(enc):
     tokens = tokens_of(enc, "<|start|>assistant<|message|>") + enc.encode(TRICKY_UTF8) + tokens_of(enc, "<|end|>")
     parser, deltas = stream(enc, tokens, None)
