@@ -61,7 +61,6 @@ class StreamableParser:
         self._next_role: Optional[str] = None if role is None else Role(role).value
         self._tokens: list[int] = []
         self._messages: list[Message] = []
-        self._message_dicts: Optional[list[Message]] = None
         self._header_tokens: list[int] = []
         self._header: Optional[ParsedHeader] = None
         self._decoder: Optional[ContentDecoder] = None
@@ -103,8 +102,7 @@ class StreamableParser:
         self._tokens.append(token)
         state = self._state
         if state is _CONTENT:
-            if token in self._stop:
-                self._feed(token, index)
+            if token in self._stop:  # content then a stop token: always grammatical
                 self._end_message()
                 return self
             self._last_delta = self._decoder.feed(token)  # type: ignore[union-attr]
@@ -113,10 +111,8 @@ class StreamableParser:
             if token == self._message_id:
                 self._feed(token, index)
                 self._begin_content(index)
-            elif not self._strict and token in self._stop:
+            elif not self._strict and token in self._stop:  # a tolerant header may end here
                 self._end_broken_header(index)
-                self._feed(token, index)
-                self._between_messages()
             else:
                 self._feed(token, index)
                 self._header_tokens.append(token)
@@ -134,7 +130,6 @@ class StreamableParser:
             except UnexpectedInput as exc:
                 raise self._grammar.syntax_error(exc, self._tokens) from None
         elif self._state is _CONTENT:
-            self._feed(self._tokenizer.special_id("<|end|>"), len(self._tokens))
             self._end_message()
         return self
 
@@ -160,28 +155,26 @@ class StreamableParser:
         if self._next_role is not None and self._header_tokens:
             start = index - len(self._header_tokens)
             parsed = self._parser.read_header(self._tokens, start, index, self._next_role, fields=False)
-            self._append(header_message(parsed, parsed.remaining or ""))
-        self._state = _EXPECT
+            self._messages.append(header_message(parsed, parsed.remaining or ""))
         self._next_role = None
+        self._between_messages()
 
     def _between_messages(self) -> None:
-        """A message has ended: the grammar starts afresh, so a long stream keeps no parse tree."""
+        """A message has ended: the grammar starts afresh between messages, so a long stream keeps
+        no parse tree (the state after a stop token is the start state of a conversation)."""
         self._state = _EXPECT
         self._in_text = False
         self._ip = self._grammar.interactive(self._grammar.start_symbol(False, self._strict))
 
     def _end_message(self) -> None:
         assert self._header is not None and self._decoder is not None
-        self._append(header_message(self._header, self._decoder.finish()))
+        self._messages.append(header_message(self._header, self._decoder.finish()))
         self._header = None
         self._decoder = None
         self._content_tokens = []
         self._encoded_pieces = 0
         self._last_delta = None
         self._between_messages()
-
-    def _append(self, message: Message) -> None:
-        self._messages.append(message)
 
     # -- properties ------------------------------------------------------------
 
