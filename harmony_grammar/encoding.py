@@ -51,6 +51,8 @@ class HarmonyEncoding:
         self.tokenizer = tokenizer
         self.templates = templates
         dialect = templates.read_json("dialect.json")
+        if not isinstance(dialect, dict) or not isinstance(dialect.get("name"), str):
+            raise HarmonyError(f"{templates.find('dialect.json')}: expected an object with a \"name\"")
         self.dialect: str = dialect["name"]
         grammar = load_grammar(tokenizer)
         self._renderer = Renderer(tokenizer, templates, grammar)

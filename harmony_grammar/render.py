@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import threading
 from typing import Any, Iterable, Sequence
 
 import pydantic_core
@@ -63,7 +62,6 @@ class Renderer:
         self._training_end = tokenizer.special_id(rules["training_end"])
         self._headers = _BoundedCache()
         self._bodies = _BoundedCache()
-        self._lock = threading.Lock()
 
     # -- pieces ------------------------------------------------------------
 
