@@ -3,8 +3,8 @@
 Code written against the reference runs unchanged::
 
     >>> msg = Message.from_role_and_content(Role.USER, "What is 2 + 2?")
-    >>> msg.to_dict()
-    {'role': 'user', 'name': None, 'content': [{'type': 'text', 'text': 'What is 2 + 2?'}]}
+    >>> msg.to_json()
+    '{"role": "user", "name": null, "content": [{"type": "text", "text": "What is 2 + 2?"}]}'
     >>> Message.from_dict(msg.to_dict()) == msg
     True
 
