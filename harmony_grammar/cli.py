@@ -439,10 +439,8 @@ def run_parse(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 # -- templates -------------------------------------------------------------
 
-# ``templates export`` and ``templates list`` work on one set of template files:
-# the default dialect's, as load_harmony_encoding(template_dir=...) reads them.
-# Options that pick another set (a dialect, a user folder) belong in
-# _add_template_source_arguments and _template_source.
+# ``templates export`` and ``templates list`` work on one dialect's set of template
+# files (--dialect), flattened as load_harmony_encoding(template_dir=...) reads them.
 
 TEMPLATES_EXAMPLES = (
     f"{PROG} templates export my-templates",
@@ -450,7 +448,6 @@ TEMPLATES_EXAMPLES = (
     f"{PROG} templates export my-templates --force   # replace files already there",
     f"{PROG} templates list",
 )
-
 
 
 def _add_template_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -529,12 +526,11 @@ def run_templates(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         for name, path in files.items():
             sys.stdout.write(f"{name:<{width}}  {describe_template(path)}\n")
         return 0
-    target = Path(args.dir)
-    clashes = [name for name in files if (target / name).exists()]
-    if clashes and not args.force:
-        raise InputError(args.dir, f"would overwrite {', '.join(clashes)} (use --force to replace them)")
     try:
-        written = export_templates(target, dialect, force=True)
+        written = export_templates(Path(args.dir), dialect, force=args.force)
+    except HarmonyError as exc:  # "DIR: would overwrite ...": say it in the command line's terms
+        message = str(exc).removeprefix(f"{Path(args.dir)}: ").replace("(use force ", "(use --force ")
+        raise InputError(args.dir, message) from None
     except OSError as exc:
         raise InputError(args.dir, f"cannot write: {exc.strerror or exc}") from None
     for path in written:
