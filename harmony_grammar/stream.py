@@ -56,7 +56,6 @@ class StreamableParser:
         self._strict = bool(strict)
         tok = self._tokenizer
         self._stop = tok.stop_tokens
-        self._start_id = tok.special_id("<|start|>")
         self._message_id = tok.special_id("<|message|>")
         self._next_role: Optional[str] = None if role is None else Role(role).value
         self._tokens: list[int] = []

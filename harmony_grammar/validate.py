@@ -22,7 +22,7 @@ import math
 import re
 import threading
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedInput
