@@ -11,7 +11,15 @@ A drop-in for ``openai_harmony``::
 """
 
 from .encoding import HarmonyEncoding, HarmonyEncodingName, load_harmony_encoding
-from .errors import HarmonyError
+from .errors import HarmonyError, HarmonyWarning
+from .chat import (
+    chat_from_conversation,
+    chat_message_from_completion,
+    chat_message_from_tokens,
+    conversation_from_chat,
+    merge_deltas,
+)
+from .chat_stream import ChatStreamAdapter
 from .stream import StreamableParser, StreamState
 from .validate import Diagnostic, validate, validate_file
 from .model import (
@@ -21,6 +29,7 @@ from .model import (
     Conversation,
     DeveloperContent,
     HarmonyDataError,
+    ResponseFormat,
     Message,
     ReasoningEffort,
     RenderConversationConfig,
@@ -39,6 +48,7 @@ __all__ = [
     "TextContent",
     "SystemContent",
     "DeveloperContent",
+    "ResponseFormat",
     "ToolDescription",
     "ToolNamespaceConfig",
     "ChannelConfig",
@@ -54,6 +64,13 @@ __all__ = [
     "StreamState",
     "HarmonyError",
     "HarmonyDataError",
+    "HarmonyWarning",
+    "conversation_from_chat",
+    "chat_message_from_completion",
+    "chat_message_from_tokens",
+    "chat_from_conversation",
+    "ChatStreamAdapter",
+    "merge_deltas",
     "Diagnostic",
     "validate",
     "validate_file",

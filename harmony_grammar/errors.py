@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["HarmonyError"]
+__all__ = ["HarmonyError", "HarmonyWarning"]
 
 
 class HarmonyError(RuntimeError):
@@ -13,3 +13,7 @@ class HarmonyError(RuntimeError):
     Messages name the place (token index, field, template line) and what was
     expected there.
     """
+
+
+class HarmonyWarning(UserWarning):
+    """Output that did not parse and was kept as raw text (the lenient paths of ``harmony_grammar.chat``)."""

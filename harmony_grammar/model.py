@@ -35,6 +35,7 @@ __all__ = [
     "ToolNamespaceConfig",
     "SystemContent",
     "DeveloperContent",
+    "ResponseFormat",
     "Message",
     "Conversation",
     "RenderConversationConfig",
@@ -225,13 +226,33 @@ class SystemContent(Content):
         return cls(**raw)
 
 
+class ResponseFormat(BaseModel):
+    """A structured-output format: rendered under ``# Response Formats`` at the end of the developer message.
+
+    ``schema`` is a JSON Schema (the attribute is ``schema_``, since pydantic reserves ``schema``)::
+
+        >>> ResponseFormat(name="shopping_list", schema={"type": "object"}).to_dict()
+        {'name': 'shopping_list', 'schema': {'type': 'object'}}
+    """
+
+    model_config = ConfigDict(populate_by_name=True, ser_json_inf_nan="constants")
+
+    name: str
+    description: Optional[str] = None
+    schema_: dict = Field(alias="schema")
+
+    def to_dict(self) -> Dict[str, Any]:
+        return self.model_dump(exclude_none=True, by_alias=True)
+
+
 class DeveloperContent(Content):
-    """The developer message: instructions and function tools."""
+    """The developer message: instructions, function tools and response formats."""
 
     model_config = _JSON_CONSTANTS
 
     instructions: Optional[str] = None
     tools: Optional[dict[str, ToolNamespaceConfig]] = None
+    response_formats: Optional[List[ResponseFormat]] = None
 
     @classmethod
     def new(cls) -> "DeveloperContent":
@@ -250,8 +271,22 @@ class DeveloperContent(Content):
     def with_function_tools(self, tools: Sequence[ToolDescription]) -> "DeveloperContent":
         return self.with_tools(ToolNamespaceConfig(name="functions", description=None, tools=list(tools)))
 
+    def with_response_format(
+        self, name: str, schema: dict, description: Optional[str] = None
+    ) -> "DeveloperContent":
+        """Add a response format; several may be added, and they render in the order added.
+
+        >>> dev = DeveloperContent.new().with_response_format("answer", {"type": "string"}, "One word.")
+        >>> [f.name for f in dev.response_formats]
+        ['answer']
+        """
+        if self.response_formats is None:
+            self.response_formats = []
+        self.response_formats.append(ResponseFormat(name=name, schema=schema, description=description))
+        return self
+
     def to_dict(self) -> dict:
-        out = self.model_dump(exclude_none=True)
+        out = self.model_dump(exclude_none=True, by_alias=True)
         out["type"] = "developer_content"
         return out
 

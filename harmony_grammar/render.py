@@ -108,7 +108,7 @@ class Renderer:
 
     def _body_tokens(self, content: Content, kind: str, has_function_tools: bool) -> list[int]:
         try:
-            raw = pydantic_core.to_json(content, exclude_none=True)
+            raw = pydantic_core.to_json(content, exclude_none=True, by_alias=True)
         except (ValueError, RecursionError) as exc:  # PydanticSerializationError is a ValueError
             raise HarmonyDataError(f"{type(content).__name__} is not valid JSON data: {exc}") from None
         key = (kind, raw, has_function_tools)

@@ -385,3 +385,82 @@ def parse_case_tokens(rng: random.Random, encode: "Any", encode_ordinary: "Any")
             tokens = [200006] + tokens
     role = rng.choice(["assistant", "assistant", "user", "tool", "system", "developer"]) if with_role else None
     return tokens, role
+
+
+# -- chat (OpenAI-style) messages and assistant completions -----------------------------
+
+def _plain(rng: random.Random, allow_empty: bool = True) -> str:
+    """Text without special-token spellings (chat content is always ordinary text)."""
+    return text(rng, 8, allow_empty)
+
+
+def chat_turn(rng: random.Random, calls_so_far: list[int]) -> list[dict[str, Any]]:
+    """One user turn and the assistant's answer, with optional reasoning, preamble and tool calls."""
+    out: list[dict[str, Any]] = []
+    content: Any = _plain(rng)
+    if rng.random() < 0.3:
+        content = [{"type": "text", "text": _plain(rng)} for _ in range(rng.randint(1, 3))]
+    out.append({"role": "user", "content": content})
+    for _ in range(rng.randint(0, 2)):
+        calls = []
+        for _ in range(rng.randint(1, 3)):
+            calls_so_far[0] += 1
+            calls.append({"id": f"id{calls_so_far[0]}", "type": "function",
+                          "function": {"name": rng.choice(["get_weather", "lookup", "f"]),
+                                       "arguments": rng.choice(['{"city":"Paris"}', "{}", "", _plain(rng)])}})
+        msg: dict[str, Any] = {"role": "assistant", "content": _plain(rng, False) if rng.random() < 0.4 else None,
+                               "tool_calls": calls}
+        if rng.random() < 0.6:
+            msg["reasoning_content"] = _plain(rng, False)
+        out.append(msg)
+        for call in calls:
+            out.append({"role": "tool", "tool_call_id": call["id"], "content": _plain(rng)})
+    final: dict[str, Any] = {"role": "assistant", "content": _plain(rng)}
+    if rng.random() < 0.6:
+        final["reasoning_content"] = _plain(rng, False)
+    out.append(final)
+    return out
+
+
+def chat_messages(rng: random.Random) -> list[dict[str, Any]]:
+    """A chat conversation: optional system prompt, then one to three turns."""
+    out: list[dict[str, Any]] = []
+    if rng.random() < 0.7:
+        out.append({"role": rng.choice(["system", "developer"]), "content": _plain(rng, False)})
+    counter = [0]
+    for _ in range(rng.randint(1, 3)):
+        out.extend(chat_turn(rng, counter))
+    return out
+
+
+def assistant_completion(rng: random.Random) -> str:
+    """What gpt-oss writes after ``<|start|>assistant``: reasoning, preambles, calls, a final answer.
+
+    The text is meant for ``encode(..., allowed_special="all")``, so the message
+    text never spells a special token.
+    """
+    def _plain(rng: random.Random, allow_empty: bool = True) -> str:
+        return text(rng, 8, allow_empty).replace("<|", "<")
+
+    parts: list[str] = []
+    first = True
+
+    def header(h: str) -> str:
+        nonlocal first
+        out = h if first else "<|start|>assistant" + h
+        first = False
+        return out
+
+    if rng.random() < 0.7:
+        parts.append(header("<|channel|>analysis<|message|>") + _plain(rng) + "<|end|>")
+    if rng.random() < 0.3:
+        parts.append(header("<|channel|>commentary<|message|>") + _plain(rng) + "<|end|>")
+    if rng.random() < 0.5:
+        recipient = rng.choice(["functions.get_weather", "functions.f", "browser.search", "python"])
+        channel = "analysis" if not recipient.startswith("functions.") else "commentary"
+        ctype = rng.choice([" <|constrain|>json", "", " code"])
+        parts.append(header(f"<|channel|>{channel} to={recipient}{ctype}<|message|>")
+                     + rng.choice(['{"city":"Paris"}', _plain(rng)]) + "<|call|>")
+    else:
+        parts.append(header("<|channel|>final<|message|>") + _plain(rng) + rng.choice(["<|return|>", ""]))
+    return "".join(parts)

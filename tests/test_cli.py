@@ -744,7 +744,7 @@ def test_templates_export(capsys, tmp_path):
     written = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
     assert written == sorted(files) == [
         "developer.jinja", "dialect.json", "format.json", "header.jinja", "next_turn.jinja",
-        "system.jinja", "tools.jinja", "typescript.jinja",
+        "response_formats.jinja", "system.jinja", "tools.jinja", "typescript.jinja",
     ]
     for name, source in files.items():
         assert (target / name).read_bytes() == source.read_bytes()
@@ -770,7 +770,7 @@ def test_templates_export_refuses_to_overwrite(capsys, tmp_path):
     assert (tmp_path / "system.jinja").read_text(encoding="utf-8") == "mine"
     code, out, err = run(capsys, "templates", "export", "--force", str(tmp_path))
     assert (code, err) == (0, "")
-    assert out.count("\n") == 8
+    assert out.count("\n") == 9
     from harmony_grammar.templating import template_files
     assert (tmp_path / "system.jinja").read_bytes() == template_files()["system.jinja"].read_bytes()
     assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "unrelated"
@@ -788,14 +788,15 @@ def test_templates_list(capsys):
     code, out, err = run(capsys, "templates", "list")
     assert (code, err) == (0, "")
     assert out == """\
-developer.jinja   The body of a developer message
-dialect.json      Settings of the oss-harmony dialect, which matches oss-harmony 0.0.11 (PyPI), module openai_harmony
-format.json       Rendering rules that are facts of the format rather than prose
-header.jinja      The message header layout: everything from <|start|> to <|message|>, and the token that ends the message
-next_turn.jinja   What render_conversation_for_completion appends: the start of the next turn
-system.jinja      The body of a system message
-tools.jinja       The "# Tools" section: one "## NAME" block per tool namespace, in key order
-typescript.jinja  JSON Schema -> the TypeScript-like declarations of tool parameters
+developer.jinja         The body of a developer message
+dialect.json            Settings of the oss-harmony dialect, which matches oss-harmony 0.0.11 (PyPI), module openai_harmony
+format.json             Rendering rules that are facts of the format rather than prose
+header.jinja            The message header layout: everything from <|start|> to <|message|>, and the token that ends the message
+next_turn.jinja         What render_conversation_for_completion appends: the start of the next turn
+response_formats.jinja  The "# Response Formats" section (structured output) at the end of a developer message
+system.jinja            The body of a system message
+tools.jinja             The "# Tools" section: one "## NAME" block per tool namespace, in key order
+typescript.jinja        JSON Schema -> the TypeScript-like declarations of tool parameters
 """
 
 

@@ -310,7 +310,8 @@ def test_content_from_dict():
         "channel_config": DEFAULT_CHANNELS,
         "tools": None,
     }
-    assert DeveloperContent.from_dict({"instructions": "I"}).model_dump() == {"instructions": "I", "tools": None}
+    assert DeveloperContent.from_dict({"instructions": "I"}).model_dump() == {
+        "instructions": "I", "tools": None, "response_formats": None}
 
 
 # -- defaults and builders --------------------------------------------------------------------
@@ -344,7 +345,7 @@ def test_system_content_defaults_are_not_shared():
 
 
 def test_developer_content_defaults():
-    assert DeveloperContent.new().model_dump() == {"instructions": None, "tools": None}
+    assert DeveloperContent.new().model_dump() == {"instructions": None, "tools": None, "response_formats": None}
     assert DeveloperContent.new().to_dict() == {"type": "developer_content"}
 
 
@@ -395,6 +396,7 @@ def test_with_function_tools():
                 ],
             },
         },
+        "response_formats": None,
     }
 
 
@@ -610,3 +612,20 @@ def test_constructors_validate(build, model, loc):
         build()
     assert info.value.title == model
     assert info.value.errors()[0]["loc"] == loc
+
+
+def test_response_formats_round_trip_through_dicts_and_json():
+    dev = (DeveloperContent.new().with_response_format("a", {"type": "string"}, "One word.")
+           .with_response_format("b", {"type": "object", "properties": {}}))
+    assert dev.to_dict() == {"type": "developer_content", "response_formats": [
+        {"name": "a", "description": "One word.", "schema": {"type": "string"}},
+        {"name": "b", "schema": {"type": "object", "properties": {}}}]}
+    convo = Conversation.from_messages([Message.from_role_and_content(Role.DEVELOPER, dev)])
+    assert Conversation.from_json(convo.to_json()) == convo
+    assert Conversation.from_json(convo.to_json()).messages[0].content[0].response_formats[1].schema_ == {
+        "type": "object", "properties": {}}
+
+
+def test_a_response_format_needs_a_schema_object():
+    with pytest.raises(ValidationError, match="schema"):
+        DeveloperContent.new().with_response_format("a", "not a schema")  # type: ignore[arg-type]

@@ -500,8 +500,18 @@ def test_no_function_tools_note(enc, messages, text):
         (DeveloperContent(tools={}), ""),
         (DeveloperContent.new().with_instructions("Be brief.").with_function_tools([F_TOOL]),
          f"# Instructions\n\nBe brief.\n\n{F_NAMESPACE_TEXT}"),
+        (DeveloperContent.new().with_instructions("Be brief.").with_function_tools([F_TOOL])
+         .with_response_format("shopping_list", {"type": "object", "properties": {"items": {"type": "array"}}},
+                               "Entries.\nOne per line.")
+         .with_response_format("n", {"type": "number", "maximum": 1e16}),
+         f"# Instructions\n\nBe brief.\n\n{F_NAMESPACE_TEXT}\n\n# Response Formats\n\n## shopping_list\n\n"
+         '// Entries.\n// One per line.\n{"type":"object","properties":{"items":{"type":"array"}}}\n\n'
+         '## n\n\n{"type":"number","maximum":1e+16}'),
+        (DeveloperContent.new().with_response_format("x", {"é": "\n"}),
+         '# Response Formats\n\n## x\n\n{"é":"\\n"}'),
     ],
-    ids=["empty", "empty-instructions", "empty-tools", "instructions-and-tools"],
+    ids=["empty", "empty-instructions", "empty-tools", "instructions-and-tools", "response-formats",
+         "response-format-only"],
 )
 def test_developer_message_body(enc, content, body):
     assert enc.decode_utf8(enc.render(developer(content))) == f"<|start|>developer<|message|>{body}<|end|>"
@@ -709,3 +719,17 @@ def test_unrenderable_data_is_refused_like_the_reference(enc, key):
         with pytest.raises(ValueError) as info:
             render()
         assert isinstance(info.value, (HarmonyError, ValidationError)), repr(info.value)
+
+
+def test_response_format_numbers_follow_the_dialect():
+    from harmony_grammar import load_harmony_encoding
+
+    upstream = load_harmony_encoding("HarmonyGptOss", dialect="openai-harmony")
+    dev = DeveloperContent.new().with_response_format("n", {"maximum": 1e16})
+    assert upstream.decode_utf8(upstream.render(developer(dev))).endswith('{"maximum":1e16}<|end|>')
+
+
+def test_response_format_schema_must_be_finite(enc):
+    dev = DeveloperContent.new().with_response_format("n", {"maximum": float("nan")})
+    with pytest.raises(HarmonyError):
+        enc.render(developer(dev))

@@ -30,7 +30,7 @@ def test_export_writes_one_flat_set_per_dialect(tmp_path):
     written = export_templates(tmp_path / "t", "openai-harmony")
     names = sorted(p.relative_to(tmp_path / "t").as_posix() for p in written)
     assert names == ["developer.jinja", "dialect.json", "format.json", "header.jinja", "next_turn.jinja",
-                     "system.jinja", "tools.jinja", "typescript.jinja"]
+                     "response_formats.jinja", "system.jinja", "tools.jinja", "typescript.jinja"]
     assert (tmp_path / "t" / "header.jinja").read_bytes() == template_files("openai-harmony")["header.jinja"].read_bytes()
     with pytest.raises(HarmonyError, match="would overwrite developer.jinja, dialect.json"):
         export_templates(tmp_path / "t", "oss-harmony")
