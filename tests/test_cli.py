@@ -379,13 +379,6 @@ def test_readme_shows_the_real_render_output():
     assert "```text\n" + EXPECTED_RENDER + "```\n" in text
 
 
-def test_readme_library_example_prints_what_it_says(capsys):
-    text = README.read_text(encoding="utf-8")
-    code, printed = re.search(r"```python\n((?:(?!```).)*)```\n\nprints\n\n```text\n(.*?)```\n", text, re.S).groups()
-    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
-    assert capsys.readouterr().out == printed
-
-
 # -- as a program ------------------------------------------------------------
 
 

@@ -12,7 +12,9 @@ negative ones included. Each case runs through
 fed one token at a time (then ``process_eos``), in strict and in tolerant mode.
 A problem is any of:
 
-- ``escaped``: an exception other than ``HarmonyError`` (or a subclass);
+- ``escaped``: an exception other than ``HarmonyError`` (or a subclass), or
+  any exception at all from the lenient ``ChatStreamAdapter``, which also runs
+  on every strict case and must never raise;
 - ``disagree``: the batch and the streaming parser differ (different messages,
   or one raises ``HarmonyError`` and the other does not);
 - ``slow``: one parse or one stream took longer than ``--slow`` seconds (1 s);
@@ -43,6 +45,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -55,7 +58,8 @@ for _p in (str(TESTS), str(ROOT)):
 
 import generators  # noqa: E402  (tests/generators.py)
 
-from harmony_grammar import HarmonyError, Role, StreamableParser, load_harmony_encoding  # noqa: E402
+from harmony_grammar import (  # noqa: E402
+    ChatStreamAdapter, HarmonyError, HarmonyWarning, Role, StreamableParser, load_harmony_encoding)
 
 ROLES = [None, None, "assistant", "user", "tool", "system", "developer"]
 
@@ -155,10 +159,23 @@ def check_case(enc: Any, tokens: list[int], role: Optional[str], strict: bool,
         parser.process_eos()
         return _dicts(parser.messages)
 
+    def chat() -> dict:
+        adapter = ChatStreamAdapter(enc, role_, lenient=True, call_id_seed="fuzz")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", HarmonyWarning)
+            for token in tokens:
+                adapter.process(token)
+            adapter.process_eos()
+        return adapter.message()
+
     b = _outcome(batch)
     s = _outcome(stream)
     where = {"tokens": tokens, "role": role, "strict": strict}
     problems = []
+    if strict:
+        kind, detail, _ = _outcome(chat)
+        if kind not in ("ok", "hang"):
+            problems.append({"problem": "escaped", "in": "lenient chat", "error": detail, **where})
     for name, (kind, detail, seconds) in (("batch", b), ("stream", s)):
         if kind == "escaped":
             problems.append({"problem": "escaped", "in": name, "error": detail, **where})
