@@ -61,7 +61,7 @@ __all__ = [
 
 
 @lru_cache(maxsize=None)
-def _rules() -> dict[str, Any]:
+def mapping_rules() -> dict[str, Any]:
     return dict(load_json("templates", "chat.json"))
 
 
@@ -76,7 +76,7 @@ def tool_call_id(seed: str, index: int) -> str:
     >>> tool_call_id("chatcmpl-123", 0)
     'call_e138c1635b93470b4b6981a9'
     """
-    rules = _rules()
+    rules = mapping_rules()
     digest = hashlib.sha256(f"{seed}\x00{index}".encode("utf-8", "surrogatepass")).hexdigest()
     return rules["tool_call_id_prefix"] + digest[: rules["tool_call_id_length"]]
 
@@ -103,7 +103,7 @@ def _text_parts(content: object, where: str, *, allow_none: bool = False) -> Opt
         return [content]
     if not isinstance(content, list):
         raise HarmonyError(f"{where}: expected a string or a list of text parts, found {_kind_name(content)}")
-    kinds = _rules()["text_part_types"]
+    kinds = mapping_rules()["text_part_types"]
     out = []
     for i, part in enumerate(content):
         if isinstance(part, str):
@@ -123,21 +123,27 @@ def _text_parts(content: object, where: str, *, allow_none: bool = False) -> Opt
     return out
 
 
+def _function_entry(item: object, where: str, what: str) -> tuple[Mapping[str, Any], str]:
+    """The function object of a ``tools`` or ``tool_calls`` entry, and its name, checked."""
+    if not isinstance(item, Mapping):
+        raise HarmonyError(f"{where}: expected an object, found {_kind_name(item)}")
+    if item.get("type", "function") != "function":
+        raise HarmonyError(f"{where}.type: only 'function' {what}, found {item.get('type')!r}")
+    spec = item.get("function", item)  # Chat Completions nests; the Responses API does not
+    if not isinstance(spec, Mapping):
+        raise HarmonyError(f"{where}.function: expected an object, found {_kind_name(spec)}")
+    name = spec.get("name")
+    if not isinstance(name, str) or not name:
+        raise HarmonyError(f"{where}.function.name: expected a non-empty string, found {_kind_name(name)}")
+    return spec, name
+
+
 def _function_tools(tools: Sequence[Mapping[str, Any]]) -> list[ToolDescription]:
     out: list[ToolDescription] = []
     seen: set[str] = set()
     for i, tool in enumerate(tools):
         where = f"tools[{i}]"
-        if not isinstance(tool, Mapping):
-            raise HarmonyError(f"{where}: expected an object, found {_kind_name(tool)}")
-        if tool.get("type", "function") != "function":
-            raise HarmonyError(f"{where}.type: only 'function' tools can be declared, found {tool.get('type')!r}")
-        spec = tool.get("function", tool)  # Chat Completions nests; the Responses API does not
-        if not isinstance(spec, Mapping):
-            raise HarmonyError(f"{where}.function: expected an object, found {_kind_name(spec)}")
-        name = spec.get("name")
-        if not isinstance(name, str) or not name:
-            raise HarmonyError(f"{where}.function.name: expected a non-empty string, found {_kind_name(name)}")
+        spec, name = _function_entry(tool, where, "tools can be declared")
         if name in seen:
             raise HarmonyError(f"{where}.function.name: {name!r} is declared twice")
         seen.add(name)
@@ -197,13 +203,13 @@ def _recipient(name: str, builtins: Iterable[str]) -> tuple[str, bool]:
     namespace = name.split(".", 1)[0]
     if namespace in builtins:
         return name, True
-    prefix = _rules()["functions_namespace"] + "."
+    prefix = mapping_rules()["functions_namespace"] + "."
     return (name if name.startswith(prefix) else prefix + name), False
 
 
 def _reasoning(message: Mapping[str, Any], where: str) -> Optional[str]:
     found: Optional[str] = None
-    for field in _rules()["reasoning_fields"]:
+    for field in mapping_rules()["reasoning_fields"]:
         value = message.get(field)
         if value is None:
             continue
@@ -228,7 +234,7 @@ def _arguments(raw: object, where: str) -> str:
 
 def _assistant_messages(message: Mapping[str, Any], where: str, builtins: Sequence[str],
                         call_names: dict[str, str]) -> list[Message]:
-    rules = _rules()
+    rules = mapping_rules()
     out: list[Message] = []
     reasoning = _reasoning(message, where)
     if reasoning is not None:
@@ -245,16 +251,7 @@ def _assistant_messages(message: Mapping[str, Any], where: str, builtins: Sequen
         out.append(body)
     for j, call in enumerate(calls):
         at = f"{where}.tool_calls[{j}]"
-        if not isinstance(call, Mapping):
-            raise HarmonyError(f"{at}: expected an object, found {_kind_name(call)}")
-        if call.get("type", "function") != "function":
-            raise HarmonyError(f"{at}.type: only 'function' tool calls can be rendered, found {call.get('type')!r}")
-        function = call.get("function")
-        if not isinstance(function, Mapping):
-            raise HarmonyError(f"{at}.function: expected an object, found {_kind_name(function)}")
-        name = function.get("name")
-        if not isinstance(name, str) or not name:
-            raise HarmonyError(f"{at}.function.name: expected a non-empty string, found {_kind_name(name)}")
+        function, name = _function_entry(call, at, "tool calls can be rendered")
         recipient, builtin = _recipient(name, builtins)
         shape = rules["builtin_call" if builtin else "function_call"]
         msg = Message.from_role_and_content(Role.ASSISTANT, _arguments(function.get("arguments"),
@@ -273,7 +270,7 @@ def _assistant_messages(message: Mapping[str, Any], where: str, builtins: Sequen
 
 def _tool_message(message: Mapping[str, Any], where: str, builtins: Sequence[str],
                   call_names: dict[str, str], legacy: bool) -> Message:
-    rules = _rules()
+    rules = mapping_rules()
     if legacy:
         name = message.get("name")
         if not isinstance(name, str) or not name:
@@ -312,7 +309,7 @@ def conversation_from_chat(
     ``response_format`` make up the developer message, which is left out when
     all three are empty.
     """
-    rules = _rules()
+    rules = mapping_rules()
     if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
         raise HarmonyError(f"messages: expected a list of message objects, found {_kind_name(messages)}")
     system = SystemContent.new()
@@ -386,14 +383,14 @@ def message_kind(channel: Optional[str], recipient: Optional[str]) -> str:
     """
     if recipient is not None:
         return "tool_call"
-    if channel == _rules()["reasoning_channel"]:
+    if channel == mapping_rules()["reasoning_channel"]:
         return "reasoning"
     return "content"
 
 
 def function_name(recipient: str) -> str:
     """The chat tool name of a harmony recipient: ``functions.`` is dropped, built-in names are kept whole."""
-    prefix = _rules()["functions_namespace"] + "."
+    prefix = mapping_rules()["functions_namespace"] + "."
     return recipient[len(prefix):] if recipient.startswith(prefix) else recipient
 
 
@@ -436,7 +433,7 @@ class ChatMessageBuilder:
             self.add_text(kind, text)
 
     def result(self) -> dict[str, Any]:
-        rules = _rules()
+        rules = mapping_rules()
         join = rules["joiner"].join
         out: dict[str, Any] = {"role": "assistant",
                                "content": None if self.content is None else join(t for t in self.content if t)}
@@ -497,7 +494,7 @@ def chat_from_conversation(conversation: Conversation, *, call_id_seed: Optional
     Tool results are matched to the earliest unanswered call to the same tool.
     """
     seed = new_seed() if call_id_seed is None else call_id_seed
-    final = _rules()["final_channel"]
+    final = mapping_rules()["final_channel"]
     out: list[dict[str, Any]] = []
     builder: Optional[ChatMessageBuilder] = None
     calls = 0

@@ -22,7 +22,7 @@ from __future__ import annotations
 import codecs
 from typing import TYPE_CHECKING, Any, Optional
 
-from .chat import ChatMessageBuilder, _rules, message_kind, new_seed, warn
+from .chat import ChatMessageBuilder, mapping_rules, message_kind, new_seed, warn
 from .errors import HarmonyError
 from .model import Role, TextContent
 from .stream import StreamableParser, StreamState
@@ -52,7 +52,7 @@ class ChatStreamAdapter:
         lenient: bool = False,
         call_id_seed: Optional[str] = None,
     ) -> None:
-        rules = _rules()
+        rules = mapping_rules()
         self.parser = StreamableParser(encoding, role)
         self._tokenizer = encoding.tokenizer
         self._lenient = bool(lenient)
@@ -68,6 +68,7 @@ class ChatStreamAdapter:
         self._shown: set[str] = set()  # kinds with non-empty text sent
         self._raw: Optional[codecs.IncrementalDecoder] = None
         self._ended = False
+        self._index = -1  # of the last token processed
         self.warnings: list[str] = []
 
     # -- deltas ----------------------------------------------------------------
@@ -81,7 +82,7 @@ class ChatStreamAdapter:
     def _open(self, out: list[dict[str, Any]], role: Optional[Role], channel: Optional[str],
               recipient: Optional[str]) -> None:
         if role != Role.ASSISTANT:
-            raise HarmonyError(f"token {len(self.parser.tokens) - 1}: a message from "
+            raise HarmonyError(f"token {self._index}: a message from "
                                f"{getattr(role, 'value', role)!r} in a completion; expected assistant messages only")
         self._pending.clear()
         self._parts = []
@@ -133,6 +134,7 @@ class ChatStreamAdapter:
             self._raw_feed(out, [token])
             return out
         self._pending.append(token)
+        self._index += 1
         try:
             self.parser.process(token)
             self._after(out)
@@ -169,9 +171,9 @@ class ChatStreamAdapter:
             self._open(out, parser.current_role, parser.current_channel, parser.current_recipient)
         if self._kind is not None:
             self._stream(out, parser.last_content_delta or "")
-        messages = parser.messages
-        while self._done < len(messages):
-            message = messages[self._done]
+        if parser.message_count == self._done:
+            return
+        for message in parser.messages_from(self._done):
             if self._kind is None:  # completed without a content state: open it now
                 self._open(out, message.author.role, message.channel, message.recipient)
             self._close(out, "".join(c.text for c in message.content if isinstance(c, TextContent)))
@@ -206,7 +208,10 @@ class ChatStreamAdapter:
     # -- results -------------------------------------------------------------------
 
     def message(self) -> dict[str, Any]:
-        """The chat message of everything processed so far (after ``process_eos``: the whole completion)."""
+        """The chat message of the messages completed so far; after ``process_eos``, of the whole completion.
+
+        Raw text after a lenient fallback joins ``content`` at ``process_eos``.
+        """
         return self._builder.result()
 
     @property

@@ -210,6 +210,15 @@ class StreamableParser:
         return [m.model_copy(deep=True) for m in self._messages]
 
     @property
+    def message_count(self) -> int:
+        """How many messages are complete (cheaper than ``len(messages)``, which copies them)."""
+        return len(self._messages)
+
+    def messages_from(self, start: int) -> List[Message]:
+        """Copies of the complete messages from index ``start`` on."""
+        return [m.model_copy(deep=True) for m in self._messages[start:]]
+
+    @property
     def tokens(self) -> List[int]:
         """Every token processed so far."""
         return list(self._tokens)

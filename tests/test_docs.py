@@ -24,4 +24,5 @@ def test_docstring_examples(name):
 def test_the_modules_with_examples_have_them():
     counts = {name: doctest.testmod(importlib.import_module(name)).attempted for name in MODULES}
     assert all(counts[f"harmony_grammar.{m}"] > 0 for m in
-               ("tokens", "templating", "header", "grammar", "stream", "encoding", "declarations", "validate", "model"))
+               ("tokens", "templating", "header", "grammar", "stream", "encoding", "declarations", "validate", "model",
+              "chat", "chat_stream"))
