@@ -30,6 +30,7 @@ from .parse import Parser
 from .render import Renderer
 from .templating import DEFAULT_DIALECT, TemplateSet
 from .tokens import Tokenizer, as_token_id, load_tokenizer
+from .training import render_with_mask
 
 __all__ = ["HarmonyEncoding", "HarmonyEncodingName", "load_harmony_encoding"]
 
@@ -93,6 +94,22 @@ class HarmonyEncoding:
     ) -> List[int]:
         """Render a conversation for training: a final assistant answer ends in ``<|return|>``."""
         return self._renderer.render_for_training(conversation, config)
+
+    def render_conversation_for_training_with_mask(
+        self,
+        conversation: Conversation | Iterable[Message],
+        config: Optional[RenderConversationConfig] = None,
+        *,
+        train_on: Literal["last_turn", "all_assistant"] = "last_turn",
+    ) -> tuple[List[int], List[int]]:
+        """``render_conversation_for_training`` and a loss mask of the same length.
+
+        The mask is 1 on the tokens the assistant writes after ``<|start|>assistant``
+        (header, ``<|message|>``, content, terminator) and 0 elsewhere; ``train_on``
+        picks the assistant messages after the last other message (``"last_turn"``)
+        or all of them (``"all_assistant"``). See ``harmony_grammar.training``.
+        """
+        return render_with_mask(self._renderer, conversation, config, train_on)
 
     def render(self, message: Message, render_options: Optional[RenderOptions] = None) -> List[int]:
         """Render a single message."""

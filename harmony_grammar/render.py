@@ -184,30 +184,38 @@ class Renderer:
                         return True
         return False
 
-    def _kept(self, messages: Sequence[Message], auto_drop_analysis: bool) -> Iterable[Message]:
-        """The messages to render: analysis before the first final is dropped once the assistant is done."""
+    def _kept(self, messages: Sequence[Message], auto_drop_analysis: bool) -> Sequence[int]:
+        """The indices of the messages to render: analysis before the first final is dropped once the assistant is done."""
+        everything = range(len(messages))
         if not auto_drop_analysis:
-            return messages
+            return everything
         last_assistant_final = False
         for message in reversed(messages):
             if message.author.role == Role.ASSISTANT:
                 last_assistant_final = message.channel == self._final
                 break
         if not last_assistant_final:
-            return messages
+            return everything
         first_final = next((i for i, m in enumerate(messages) if m.channel == self._final), None)
         if first_final is None:
-            return messages
-        return [m for i, m in enumerate(messages) if not (i < first_final and m.channel == self._analysis)]
+            return everything
+        return [i for i, m in enumerate(messages) if not (i < first_final and m.channel == self._analysis)]
 
-    def render_conversation(self, messages: Iterable[Message], config: RenderConversationConfig | None) -> list[int]:
-        """The tokens of a conversation, without a next turn."""
+    def render_conversation(self, messages: Iterable[Message], config: RenderConversationConfig | None,
+                            spans: list[tuple[int, int, int]] | None = None) -> list[int]:
+        """The tokens of a conversation, without a next turn.
+
+        With ``spans``, appends ``(message index, first token, end token)`` for each rendered message.
+        """
         seq = _as_messages(messages)
         has_fn = self._has_function_tools(seq)
         drop = True if config is None else config.auto_drop_analysis
         out: list[int] = []
-        for message in self._kept(seq, drop):
-            self.render_into(out, message, has_fn)
+        for index in self._kept(seq, drop):
+            start = len(out)
+            self.render_into(out, seq[index], has_fn)
+            if spans is not None:
+                spans.append((index, start, len(out)))
         return out
 
     def render_for_completion(
@@ -219,14 +227,18 @@ class Renderer:
         except ValueError:
             raise HarmonyError(f"next_turn_role: unknown role {next_turn_role!r}") from None
         out = self.render_conversation(messages, config)
-        out.extend(self._pieces_to_tokens(
-            self._templates.render("next_turn.jinja", role=role.value), "next_turn.jinja"))
+        out.extend(self.next_turn(role))
         return out
 
-    def render_for_training(self, messages: Iterable[Message], config: RenderConversationConfig | None) -> list[int]:
+    def next_turn(self, role: Role) -> list[int]:
+        """What opens a turn of ``role`` for sampling (``next_turn.jinja``), e.g. ``<|start|>assistant``."""
+        return self._pieces_to_tokens(self._templates.render("next_turn.jinja", role=role.value), "next_turn.jinja")
+
+    def render_for_training(self, messages: Iterable[Message], config: RenderConversationConfig | None,
+                            spans: list[tuple[int, int, int]] | None = None) -> list[int]:
         """The conversation, ending in ``<|return|>`` when the last message is the assistant's final answer."""
         seq = _as_messages(messages)
-        out = self.render_conversation(seq, config)
+        out = self.render_conversation(seq, config, spans)
         if seq and out:
             last = seq[-1]
             if last.author.role == Role.ASSISTANT and last.channel == self._final:
