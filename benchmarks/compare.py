@@ -34,6 +34,10 @@ FIGURES = [
     ("f64", "render 64 KiB of '!'", "lower"),
     ("f256", "render 256 KiB of '!'", "lower"),
     ("g", "render_conversation_for_training throughput", "higher"),
+    # JSONL in, training rows out. Ours: render-dataset (with loss masks); the reference has no
+    # dataset tool, so it reads and renders the same lines in one process.
+    ("h1", "JSONL -> training rows, 1 worker", "higher"),
+    ("h2", "JSONL -> training rows, 2 workers (ref: 1 process)", "higher"),
 ]
 
 
@@ -92,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     if "f64" in results and "f256" in results:
         growth = results["f256"]["ours"] / results["f64"]["ours"]
         print(f"f growth, 4x the text: {growth:.2f}x the time")
+    if "h1" in results and "h2" in results:
+        print(f"render-dataset: {results['h1']['ours']:,.0f} conv/s with 1 worker, {results['h2']['ours']:,.0f} "
+              f"with 2 ({results['h2']['ours'] / results['h1']['ours']:.2f}x)")
     if args.json:
         print(json.dumps(results))
     return 0

@@ -82,6 +82,27 @@ def main() -> None:
             enc.render_conversation_for_training(c)
         elapsed = time.perf_counter() - t
         result = {"value": len(convos) / elapsed, "unit": "conv/s"}
+    elif figure in ("h1", "h2"):
+        import tempfile
+
+        convos = workloads.training_set(h, n=40 if quick else 2000, seed=3)
+        with tempfile.TemporaryDirectory() as tmp:
+            source = Path(tmp) / "train.jsonl"
+            source.write_text("".join(c.to_json() + "\n" for c in convos), encoding="utf-8")
+            t = time.perf_counter()
+            if module == "harmony_grammar":
+                from harmony_grammar.dataset_files import DatasetJob, run_job
+
+                job = DatasetJob(source=str(source), target=str(Path(tmp) / "out.jsonl"), shape="harmony",
+                                 workers=1 if figure == "h1" else 2)
+                summary = run_job(job, sys.stderr, progress=False)
+                assert summary.written == len(convos)
+            else:  # the reference has no dataset tool: parse each line and render it, in this process
+                with open(source, encoding="utf-8") as lines:
+                    for line in lines:
+                        enc.render_conversation_for_training(h.Conversation.from_json(line))
+            elapsed = time.perf_counter() - t
+        result = {"value": len(convos) / elapsed, "unit": "conv/s"}
     else:
         raise SystemExit(f"unknown figure {figure}")
     result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,31 +1,59 @@
-"""The README's Python examples run as written and print exactly what the README shows."""
+"""The README's Python examples run as written and print exactly what the README shows.
+
+They run in order in one namespace, as a reader would paste them, in an empty
+working directory; the ``render-dataset`` command of the training section runs
+between them, where the README shows it.
+"""
 
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
+
+from harmony_grammar.cli import main
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
-# A ```python block, optionally followed by "prints" and a ```text block.
-BLOCK = re.compile(r"```python\n(?P<code>(?:(?!```).)*)```\n(?:\nprints\n\n```text\n(?P<printed>.*?)```\n)?", re.S)
+# A ```python block, or a ```sh block running render-dataset, each optionally followed by what it prints.
+BLOCK = re.compile(
+    r"```(?P<kind>python|sh)\n(?P<code>(?:(?!```).)*)```\n"
+    r"(?:\nprints(?P<stream>, on stderr)?,?\n\n```text\n(?P<printed>.*?)```\n)?", re.S)
 
 
-def blocks() -> list[tuple[int, str, str | None]]:
+def blocks() -> list[tuple[int, str, str, str | None, bool]]:
     text = README.read_text(encoding="utf-8")
-    return [(text.count("\n", 0, m.start()) + 1, m["code"], m["printed"]) for m in BLOCK.finditer(text)]
+    out = []
+    for m in BLOCK.finditer(text):
+        if m["kind"] == "sh" and not m["code"].startswith("harmony-grammar render-dataset "):
+            continue
+        out.append((text.count("\n", 0, m.start()) + 1, m["kind"], m["code"], m["printed"], bool(m["stream"])))
+    return out
 
 
-def test_readme_python_blocks_print_what_they_say(capsys):
+def test_readme_examples_print_what_they_say(capsys, monkeypatch, tmp_path):
     found = blocks()
-    assert len(found) >= 5 and sum(p is not None for _, _, p in found) >= 4
+    kinds = [kind for _, kind, _, _, _ in found]
+    assert kinds.count("python") >= 8 and kinds.count("sh") == 1
+    codes = "".join(code for _, _, code, _, _ in found)
+    for needed in ("conversation_from_chat", "ChatStreamAdapter", "with_response_format",
+                   "render_conversation_for_training_with_mask", "load_dataset", "ray.data.read_text"):
+        assert needed in codes
+    monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": "readme"}
-    for line, code, printed in found:  # in order, sharing names, as a reader would paste them
-        # Pad so tracebacks show README line numbers.
-        exec(compile("\n" * line + code, str(README), "exec"), namespace)
-        out = capsys.readouterr().out
+    for line, kind, code, printed, on_stderr in found:
+        if kind == "python":
+            # Pad so tracebacks show README line numbers.
+            exec(compile("\n" * line + code, str(README), "exec"), namespace)
+            status = 0
+        else:
+            status = main(shlex.split(code.strip())[1:])
+        out, err = capsys.readouterr()
+        assert status == 0, f"README.md:{line}"
         if printed is not None:
-            assert out == printed, f"README.md:{line}: the block prints something else"
+            assert (err if on_stderr else out) == printed, f"README.md:{line}: the block prints something else"
+    assert (tmp_path / "train.tokens.jsonl").read_text(encoding="ascii").count("\n") == 100
+    namespace.get("ray").shutdown()  # type: ignore[union-attr]
 
 
 def test_readme_shows_the_chat_mapping_table():
