@@ -557,3 +557,22 @@ def test_code_h005_start_inside_a_header():
 
 def test_no_f001_without_declarations():
     assert validate_file(str(EXAMPLES / "completion.json"), role="assistant") == []
+
+
+def test_a_developer_message_with_response_formats_and_tools_validates(enc):
+    from harmony_grammar import conversation_from_chat
+
+    convo = conversation_from_chat(
+        [{"role": "system", "content": "Shop."}, {"role": "user", "content": "eggs"},
+         {"role": "assistant", "tool_calls": [{"id": "1", "type": "function",
+                                               "function": {"name": "add", "arguments": '{"item":"eggs"}'}}]},
+         {"role": "tool", "tool_call_id": "1", "content": "ok"},
+         {"role": "assistant", "content": '{"items":["eggs"]}'}],
+        [{"type": "function", "function": {"name": "add", "description": "Add an item.", "parameters": {
+            "type": "object", "properties": {"item": {"type": "string"}}, "required": ["item"]}}}],
+        response_format={"type": "json_schema", "json_schema": {"name": "list", "schema": {"type": "object"}}})
+    text = enc.decode_utf8(enc.render_conversation(convo))
+    assert "# Response Formats\n\n## list\n\n{\"type\":\"object\"}<|end|>" in text
+    assert validate(text) == []
+    bad = text.replace('{"item":"eggs"}', '{"thing":"eggs"}')
+    assert [d.code for d in validate(bad)] == ["J002"]
