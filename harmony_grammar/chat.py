@@ -25,6 +25,7 @@ model's parsed output back to one assistant message. The rules live in
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import secrets
@@ -440,7 +441,7 @@ class ChatMessageBuilder:
         if self.reasoning is not None:
             out[rules["output_reasoning_field"]] = join(t for t in self.reasoning if t)
         if self.calls:
-            out["tool_calls"] = [json.loads(json.dumps(c)) for c in self.calls]
+            out["tool_calls"] = copy.deepcopy(self.calls)
         return out
 
 

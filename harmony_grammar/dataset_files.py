@@ -241,11 +241,9 @@ def run_job(job: DatasetJob, stderr: IO[str] = sys.stderr, progress: Optional[bo
 
 def parquet_available() -> bool:
     """Whether ``--output-format parquet`` can run (pyarrow is installed)."""
-    try:
-        import pyarrow.parquet  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    import importlib.util
+
+    return importlib.util.find_spec("pyarrow") is not None
 
 
 def describe(summary: Summary, job: DatasetJob) -> Sequence[str]:

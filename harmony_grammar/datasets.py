@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
-from .chat import conversation_from_chat
+from .chat import conversation_from_chat, mapping_rules
 from .errors import HarmonyError
 from .model import Conversation, HarmonyDataError, Message, RenderConversationConfig
 
@@ -37,7 +37,6 @@ SHAPES = ("auto", "harmony", "chat")
 # Keys of a chat record passed on to conversation_from_chat (other keys, e.g. an id, are ignored).
 _CHAT_SETTINGS = ("tools", "reasoning_effort", "model_identity", "conversation_start_date", "knowledge_cutoff",
                   "builtin_tools", "response_format")
-_CHAT_MESSAGE_KEYS = ("tool_calls", "tool_call_id", "reasoning_content", "reasoning", "thinking")
 _HARMONY_MESSAGE_KEYS = ("channel", "recipient", "content_type")
 _HARMONY_CONTENT_TYPES = ("system_content", "developer_content")
 # Keys that datasets often store as JSON text; a string value is read as JSON.
@@ -52,6 +51,8 @@ def detect_shape(record: Mapping[str, Any]) -> Optional[str]:
     >>> detect_shape({"messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]}) is None
     True
     """
+    rules = mapping_rules()
+    chat_keys = ("tool_calls", "tool_call_id", *rules["reasoning_fields"])
     chat = harmony = False
     if any(record.get(key) is not None for key in _CHAT_SETTINGS):
         chat = True
@@ -60,9 +61,9 @@ def detect_shape(record: Mapping[str, Any]) -> Optional[str]:
         if not isinstance(message, Mapping):
             continue
         content = message.get("content")
-        if isinstance(content, str) or message.get("role") in ("function",):
+        if isinstance(content, str) or message.get("role") == rules["legacy_function_role"]:
             chat = True
-        if any(message.get(key) is not None for key in _CHAT_MESSAGE_KEYS):
+        if any(message.get(key) is not None for key in chat_keys):
             chat = True
         if any(message.get(key) is not None for key in _HARMONY_MESSAGE_KEYS):
             harmony = True
