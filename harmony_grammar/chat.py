@@ -234,7 +234,7 @@ def _arguments(raw: object, where: str) -> str:
 
 
 def _assistant_messages(message: Mapping[str, Any], where: str, builtins: Sequence[str],
-                        call_names: dict[str, str]) -> list[Message]:
+                        call_names: dict[str, tuple[str, bool]]) -> list[Message]:
     rules = mapping_rules()
     out: list[Message] = []
     reasoning = _reasoning(message, where)
@@ -265,26 +265,25 @@ def _assistant_messages(message: Mapping[str, Any], where: str, builtins: Sequen
         if call_id is not None:
             if not isinstance(call_id, str):
                 raise HarmonyError(f"{at}.id: expected a string, found {_kind_name(call_id)}")
-            call_names[call_id] = recipient
+            call_names[call_id] = (recipient, builtin)
     return out
 
 
 def _tool_message(message: Mapping[str, Any], where: str, builtins: Sequence[str],
-                  call_names: dict[str, str], legacy: bool) -> Message:
+                  call_names: dict[str, tuple[str, bool]], legacy: bool) -> Message:
     rules = mapping_rules()
     if legacy:
         name = message.get("name")
         if not isinstance(name, str) or not name:
             raise HarmonyError(f"{where}.name: a function result needs the function's name, found {_kind_name(name)}")
-        recipient, _ = _recipient(name, builtins)
+        recipient, builtin = _recipient(name, builtins)
     else:
         call_id = message.get("tool_call_id")
         if not isinstance(call_id, str):
             raise HarmonyError(f"{where}.tool_call_id: expected a string, found {_kind_name(call_id)}")
         if call_id not in call_names:
             raise HarmonyError(f"{where}.tool_call_id: no earlier assistant tool call has the id {call_id!r}")
-        recipient = call_names[call_id]
-    builtin = recipient.split(".", 1)[0] in builtins
+        recipient, builtin = call_names[call_id]
     shape = rules["builtin_result" if builtin else "function_result"]
     texts = _text_parts(message.get("content"), f"{where}.content")
     return Message(author=Author(role=Role.TOOL, name=recipient), content=[TextContent(text=t) for t in texts or []],
@@ -350,7 +349,7 @@ def conversation_from_chat(
     if developer.instructions is not None or developer.tools or developer.response_formats:
         out.append(Message.from_role_and_content(Role.DEVELOPER, developer))
 
-    call_names: dict[str, str] = {}
+    call_names: dict[str, tuple[str, bool]] = {}  # tool_call_id -> (recipient, built-in?)
     for i in range(start, len(messages)):
         message = messages[i]
         where = f"messages[{i}]"

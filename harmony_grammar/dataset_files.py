@@ -50,7 +50,6 @@ class Summary:
     written: int = 0
     skipped: int = 0
     stopped_at: Optional[int] = None  # the line that stopped the run
-    seconds: float = 0.0
 
 
 # A rendered line: (line number, output payload, error message); exactly one of the last two is None.
@@ -188,11 +187,10 @@ def run_job(job: DatasetJob, stderr: IO[str] = sys.stderr, progress: Optional[bo
     """
     load_harmony_encoding("HarmonyGptOss", dialect=job.dialect, template_dir=job.template_dir)  # fail early
     summary = Summary()
-    started = time.monotonic()
     name = "<stdin>" if job.source == "-" else job.source
     source: IO[bytes] = sys.stdin.buffer if job.source == "-" else open(job.source, "rb")
     target = Path(job.target)
-    fd, partial = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent or Path("."))
+    fd, partial = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
     show = stderr.isatty() if progress is None else progress
     meter = _Progress(stderr, None if job.source == "-" else os.fstat(source.fileno()).st_size) if show else None
     done_bytes = [0]
@@ -235,7 +233,6 @@ def run_job(job: DatasetJob, stderr: IO[str] = sys.stderr, progress: Optional[bo
             source.close()
     if meter:
         meter.update(summary.written + summary.skipped, done_bytes[0], final=True)
-    summary.seconds = time.monotonic() - started
     return summary
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from .chat import conversation_from_chat, mapping_rules
 from .errors import HarmonyError
+from .resources import load_json
 from .model import Conversation, HarmonyDataError, Message, RenderConversationConfig
 
 if TYPE_CHECKING:
@@ -38,7 +39,6 @@ SHAPES = ("auto", "harmony", "chat")
 _CHAT_SETTINGS = ("tools", "reasoning_effort", "model_identity", "conversation_start_date", "knowledge_cutoff",
                   "builtin_tools", "response_format")
 _HARMONY_MESSAGE_KEYS = ("channel", "recipient", "content_type")
-_HARMONY_CONTENT_TYPES = ("system_content", "developer_content")
 # Keys that datasets often store as JSON text; a string value is read as JSON.
 _JSON_TEXT_KEYS = ("messages", "tools", "response_format")
 
@@ -52,6 +52,7 @@ def detect_shape(record: Mapping[str, Any]) -> Optional[str]:
     True
     """
     rules = mapping_rules()
+    harmony_content_types = load_json("templates", "format.json")["content_roles"]
     chat_keys = ("tool_calls", "tool_call_id", *rules["reasoning_fields"])
     chat = harmony = False
     if any(record.get(key) is not None for key in _CHAT_SETTINGS):
@@ -67,7 +68,7 @@ def detect_shape(record: Mapping[str, Any]) -> Optional[str]:
             chat = True
         if any(message.get(key) is not None for key in _HARMONY_MESSAGE_KEYS):
             harmony = True
-        if isinstance(content, list) and any(isinstance(part, Mapping) and part.get("type") in _HARMONY_CONTENT_TYPES
+        if isinstance(content, list) and any(isinstance(part, Mapping) and part.get("type") in harmony_content_types
                                              for part in content):
             harmony = True
     if chat == harmony:
