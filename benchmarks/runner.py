@@ -91,7 +91,7 @@ def main() -> None:
             source.write_text("".join(c.to_json() + "\n" for c in convos), encoding="utf-8")
             t = time.perf_counter()
             if module == "harmony_grammar":
-                from harmony_grammar.dataset_files import DatasetJob, run_job
+                from harmony_grammar.integrations.dataset_files import DatasetJob, run_job
 
                 job = DatasetJob(source=str(source), target=str(Path(tmp) / "out.jsonl"), shape="harmony",
                                  workers=1 if figure == "h1" else 2)

@@ -10,36 +10,69 @@ A drop-in for ``openai_harmony``::
     [200006, 1428, 200008, 12194, 200007, 200006, 173781]
 """
 
-from .encoding import HarmonyEncoding, HarmonyEncodingName, load_harmony_encoding
-from .errors import HarmonyError, HarmonyWarning
-from .chat import (
-    chat_from_conversation,
-    chat_message_from_completion,
-    chat_message_from_tokens,
-    conversation_from_chat,
-    merge_deltas,
-)
-from .chat_stream import ChatStreamAdapter
-from .stream import StreamableParser, StreamState
-from .validate import Diagnostic, validate, validate_file
-from .model import (
+from typing import TYPE_CHECKING, Any
+
+from harmony_grammar.engine.encoding import HarmonyEncoding, HarmonyEncodingName, load_harmony_encoding
+from harmony_grammar.engine.stream import StreamableParser, StreamState
+from harmony_grammar.errors import HarmonyError, HarmonyWarning
+from harmony_grammar.model import (
     Author,
     ChannelConfig,
     Content,
     Conversation,
     DeveloperContent,
     HarmonyDataError,
-    ResponseFormat,
     Message,
     ReasoningEffort,
     RenderConversationConfig,
     RenderOptions,
+    ResponseFormat,
     Role,
     SystemContent,
     TextContent,
     ToolDescription,
     ToolNamespaceConfig,
 )
+
+# Everything beyond the core loads on first use: name -> the module that defines it.
+_LAZY = {
+    "conversation_from_chat": "harmony_grammar.integrations.chat.convert",
+    "chat_message_from_completion": "harmony_grammar.integrations.chat.convert",
+    "chat_message_from_tokens": "harmony_grammar.integrations.chat.convert",
+    "chat_from_conversation": "harmony_grammar.integrations.chat.convert",
+    "merge_deltas": "harmony_grammar.integrations.chat.convert",
+    "ChatStreamAdapter": "harmony_grammar.integrations.chat.stream",
+    "Diagnostic": "harmony_grammar.tools.validate",
+    "validate": "harmony_grammar.tools.validate",
+    "validate_file": "harmony_grammar.tools.validate",
+}
+
+if TYPE_CHECKING:
+    from harmony_grammar.integrations.chat.convert import (
+        chat_from_conversation,
+        chat_message_from_completion,
+        chat_message_from_tokens,
+        conversation_from_chat,
+        merge_deltas,
+    )
+    from harmony_grammar.integrations.chat.stream import ChatStreamAdapter
+    from harmony_grammar.tools.validate import Diagnostic, validate, validate_file
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'harmony_grammar' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "Role",

@@ -21,8 +21,8 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import HarmonyError
-from .resources import load_json
+from harmony_grammar.errors import HarmonyError
+from harmony_grammar.resources import load_json
 
 __all__ = [
     "Role",

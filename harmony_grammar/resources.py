@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .errors import HarmonyError
+from harmony_grammar.errors import HarmonyError
 
 __all__ = ["data_dir", "load_json"]
 

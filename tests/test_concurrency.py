@@ -14,7 +14,6 @@ import json
 import random
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -29,8 +28,8 @@ from harmony_grammar import (
     StreamableParser,
     load_harmony_encoding,
 )
-from harmony_grammar import render as render_module
-from harmony_grammar.resources import load_json
+from harmony_grammar.engine import render as render_module
+from harmony_grammar.resources import data_dir, load_json
 
 N_THREADS = 8
 PER_THREAD = 250
@@ -232,9 +231,9 @@ def test_concurrent_loads_return_one_encoding(tmp_path, busy_switching):
 
 def test_concurrent_first_load_of_the_tokenizer(tmp_path, monkeypatch):
     """The tokenizer itself, loaded for the first time by eight threads at once (a new vocabulary folder)."""
-    from harmony_grammar import tokens as tokens_module
+    from harmony_grammar.format import tokens as tokens_module
 
-    vocab = Path(tokens_module.__file__).resolve().parent / "vocab" / "o200k_base.tiktoken.gz"
+    vocab = data_dir("vocab") / "o200k_base.tiktoken.gz"
     (tmp_path / "o200k_base.tiktoken").write_bytes(gzip.decompress(vocab.read_bytes()))
     default = load_harmony_encoding("HarmonyGptOss")
     monkeypatch.setenv(tokens_module.VOCAB_ENV_VAR, str(tmp_path))
@@ -250,7 +249,8 @@ def test_concurrent_first_load_of_the_tokenizer(tmp_path, monkeypatch):
         key = ("HarmonyGptOss", str(tmp_path))
         extra = tokens_module._cache.pop(key, None)
         if extra is not None:
-            from harmony_grammar import encoding as encoding_module, grammar as grammar_module
+            from harmony_grammar.engine import encoding as encoding_module
+            from harmony_grammar.format import grammar as grammar_module
 
             for k in [k for k in encoding_module._encodings if k[1] == id(extra)]:
                 del encoding_module._encodings[k]

@@ -10,8 +10,8 @@ import pytest
 
 import harmony_grammar
 
-MODULES = ["harmony_grammar"] + [f"harmony_grammar.{m.name}" for m in pkgutil.iter_modules(harmony_grammar.__path__)
-                                 if m.name != "__main__"]
+MODULES = ["harmony_grammar"] + [m.name for m in pkgutil.walk_packages(harmony_grammar.__path__, "harmony_grammar.")
+                                 if not m.name.endswith("__main__")]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -24,5 +24,6 @@ def test_docstring_examples(name):
 def test_the_modules_with_examples_have_them():
     counts = {name: doctest.testmod(importlib.import_module(name)).attempted for name in MODULES}
     assert all(counts[f"harmony_grammar.{m}"] > 0 for m in
-               ("tokens", "templating", "header", "grammar", "stream", "encoding", "declarations", "validate", "model",
-              "chat", "chat_stream"))
+               ("format.tokens", "format.templating", "format.header", "format.grammar", "engine.stream",
+                "engine.encoding", "tools.declarations", "tools.validate", "model", "integrations.chat.convert",
+                "integrations.chat.stream", "integrations.chat.mapping", "integrations.training"))

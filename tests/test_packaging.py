@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from harmony_grammar import Conversation, Role
-from test_cli import EXAMPLE, EXPECTED_RENDER
+from cli.test_cli import EXAMPLE, EXPECTED_RENDER
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +28,9 @@ VERSION = "0.1.0"
 
 REQUIRED_IN_WHEEL = [
     "harmony_grammar/__init__.py",
-    "harmony_grammar/cli.py",
+    "harmony_grammar/cli/__init__.py",
+    "harmony_grammar/engine/encoding.py",
+    "harmony_grammar/format/tokens.py",
     "harmony_grammar/__main__.py",
     "harmony_grammar/py.typed",
     "harmony_grammar/vocab/o200k_base.tiktoken.gz",
@@ -47,7 +49,7 @@ REQUIRED_IN_SDIST = [
     "templates/dialects/oss-harmony/header.jinja",
     "templates/tools/python.json",
     "tests/conftest.py",
-    "tests/test_cli.py",
+    "tests/cli/test_cli.py",
     "examples/conversation.json",
 ]
 

@@ -1,0 +1,221 @@
+"""``HarmonyEncoding``: the reference's façade, binding the tokenizer bridge, the templates and the grammar.
+
+    >>> enc = load_harmony_encoding(HarmonyEncodingName.HARMONY_GPT_OSS)
+    >>> convo = Conversation.from_messages([Message.from_role_and_content(Role.USER, "Hi")])
+    >>> enc.decode(enc.render_conversation_for_completion(convo, Role.ASSISTANT))
+    '<|start|>user<|message|>Hi<|end|><|start|>assistant'
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from enum import Enum
+from pathlib import Path
+from functools import cached_property
+from typing import AbstractSet, Collection, Iterable, List, Literal, Optional, Sequence
+
+from harmony_grammar.errors import HarmonyError
+from harmony_grammar.model import (
+    Conversation,
+    HarmonyDataError,
+    Message,
+    RenderConversationConfig,
+    RenderOptions,
+    Role,
+)
+from harmony_grammar.format.grammar import HarmonySyntaxError, load_grammar
+from harmony_grammar.format.header import HeaderRules
+from harmony_grammar.engine.parse import Parser
+from harmony_grammar.engine.render import Renderer
+from harmony_grammar.engine.stream import StreamableParser
+from harmony_grammar.format.templating import DEFAULT_DIALECT, TemplateSet
+from harmony_grammar.format.tokens import Tokenizer, as_token_id, load_tokenizer
+from harmony_grammar.engine.mask import render_with_mask
+
+__all__ = ["HarmonyEncoding", "HarmonyEncodingName", "load_harmony_encoding"]
+
+
+class HarmonyEncodingName(str, Enum):
+    """Names accepted by :func:`load_harmony_encoding`."""
+
+    HARMONY_GPT_OSS = "HarmonyGptOss"
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class HarmonyEncoding:
+    """Renders conversations to tokens and parses tokens back to messages."""
+
+    def __init__(self, name: str, tokenizer: Tokenizer, templates: TemplateSet) -> None:
+        self._name = name
+        self.tokenizer = tokenizer
+        self.templates = templates
+        dialect = templates.read_json("dialect.json")
+        if not isinstance(dialect, dict) or not isinstance(dialect.get("name"), str):
+            raise HarmonyError(f"{templates.find('dialect.json')}: expected an object with a \"name\"")
+        self.dialect: str = dialect["name"]
+        grammar = load_grammar(tokenizer)
+        self._renderer = Renderer(tokenizer, templates, grammar)
+        self.parser = Parser(tokenizer, grammar, HeaderRules.load(overrides=dialect.get("header")))
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @cached_property
+    def special_tokens_set(self) -> set[str]:
+        """The text of every special token, named and reserved."""
+        return set(self.tokenizer.special_tokens)
+
+    # -- rendering ---------------------------------------------------------
+
+    def render_conversation_for_completion(
+        self,
+        conversation: Conversation | Iterable[Message],
+        next_turn_role: Role,
+        config: Optional[RenderConversationConfig] = None,
+    ) -> List[int]:
+        """Render a conversation and open the next turn (``<|start|>`` + role) for sampling."""
+        return self._renderer.render_for_completion(conversation, next_turn_role, config)
+
+    def render_conversation(
+        self,
+        conversation: Conversation | Iterable[Message],
+        config: Optional[RenderConversationConfig] = None,
+    ) -> List[int]:
+        """Render a conversation without appending a new role."""
+        return self._renderer.render_conversation(conversation, config)
+
+    def render_conversation_for_training(
+        self,
+        conversation: Conversation | Iterable[Message],
+        config: Optional[RenderConversationConfig] = None,
+    ) -> List[int]:
+        """Render a conversation for training: a final assistant answer ends in ``<|return|>``."""
+        return self._renderer.render_for_training(conversation, config)
+
+    def render_conversation_for_training_with_mask(
+        self,
+        conversation: Conversation | Iterable[Message],
+        config: Optional[RenderConversationConfig] = None,
+        *,
+        train_on: Literal["last_turn", "all_assistant"] = "last_turn",
+    ) -> tuple[List[int], List[int]]:
+        """``render_conversation_for_training`` and a loss mask of the same length.
+
+        The mask is 1 on the tokens the assistant writes after ``<|start|>assistant``
+        (header, ``<|message|>``, content, terminator) and 0 elsewhere; ``train_on``
+        picks the assistant messages after the last other message (``"last_turn"``)
+        or all of them (``"all_assistant"``). See ``harmony_grammar.integrations.training``.
+        """
+        return render_with_mask(self._renderer, conversation, config, train_on)
+
+    def render(self, message: Message, render_options: Optional[RenderOptions] = None) -> List[int]:
+        """Render a single message."""
+        if not isinstance(message, Message):
+            raise HarmonyError(f"message: expected a Message, found {type(message).__name__}")
+        return self._renderer.render_message(message, render_options)
+
+    # -- parsing -----------------------------------------------------------
+
+    def parse_messages_from_completion_tokens(
+        self,
+        tokens: Sequence[int],
+        role: Optional[Role] = None,
+        *,
+        strict: bool = True,
+    ) -> List[Message]:
+        """Parse tokens into messages. With ``role``, the tokens start after ``<|start|>ROLE``.
+
+        ``strict=False`` tolerates a stop token inside a header, as the reference does.
+        Errors raise ``HarmonyError`` naming the token index and what was expected.
+        """
+        try:
+            return self.parser.parse(tokens, role, strict)
+        except HarmonySyntaxError:
+            # The grammar reads the whole input first, but the reference reports problems in token
+            # order, and a header before the syntax error may be wrong too. The streaming parser
+            # works in token order: replaying the tokens through it raises the first problem.
+            replay = StreamableParser(self, role, strict=strict)
+            for token in self.parser.ids(tokens):
+                replay.process(token)
+            replay.process_eos()
+            raise
+
+    # -- tokens ------------------------------------------------------------
+
+    def encode(
+        self,
+        text: str,
+        *,
+        allowed_special: Literal["all"] | AbstractSet[str] = set(),
+        disallowed_special: Literal["all"] | Collection[str] = "all",
+    ) -> list[int]:
+        """Encode text; special-token spellings raise unless allowed.
+
+        >>> enc = load_harmony_encoding("HarmonyGptOss")
+        >>> enc.encode("<|end|>", allowed_special={"<|end|>"})
+        [200007]
+        >>> enc.encode("<|end|>", disallowed_special=())
+        [27, 91, 419, 91, 29]
+        """
+        return self.tokenizer.encode(text, allowed_special=allowed_special, disallowed_special=disallowed_special)
+
+    def decode_utf8(self, tokens: Sequence[int]) -> str:
+        """Decode tokens to text; invalid UTF-8 raises ``HarmonyError``."""
+        return self.tokenizer.decode_utf8(tokens)
+
+    def decode_bytes(self, tokens: Sequence[int]) -> bytes:
+        """Decode tokens to raw bytes."""
+        return self.tokenizer.decode_bytes(tokens)
+
+    def decode(self, tokens: Sequence[int], errors: str = "replace") -> str:
+        """Decode tokens to text, replacing invalid UTF-8 by default."""
+        return self.tokenizer.decode_bytes(tokens).decode("utf-8", errors=errors)
+
+    def is_special_token(self, token: int) -> bool:
+        """Whether ``token`` is a special token."""
+        return self.tokenizer.is_special_token(as_token_id(token, 0))
+
+    def stop_tokens(self) -> List[int]:
+        """Tokens that end sampling: ``<|return|>``, ``<|end|>`` and ``<|call|>``."""
+        return sorted(self.tokenizer.stop_tokens)
+
+    def stop_tokens_for_assistant_actions(self) -> List[int]:
+        """Tokens that end an assistant action: ``<|return|>`` and ``<|call|>``."""
+        return sorted(self.tokenizer.stop_tokens_for_assistant_actions)
+
+
+_lock = threading.Lock()
+_encodings: dict[tuple[str, int, str, Optional[str]], HarmonyEncoding] = {}
+
+
+def load_harmony_encoding(
+    name: str | HarmonyEncodingName,
+    *,
+    dialect: str = DEFAULT_DIALECT,
+    template_dir: Optional[str | os.PathLike[str]] = None,
+) -> HarmonyEncoding:
+    """Load an encoding by name (``"HarmonyGptOss"``); the vocabulary ships with the package.
+
+    ``dialect`` picks the reference to match: ``"oss-harmony"`` (0.0.11, the default)
+    or ``"openai-harmony"`` (0.0.8). ``template_dir`` is a folder of templates that
+    override the dialect's, file by file (see ``harmony-grammar templates export``);
+    they run in a sandbox.
+    """
+    key = str(name.value if isinstance(name, HarmonyEncodingName) else name)
+    tokenizer = load_tokenizer()
+    if key != tokenizer.table.name:
+        raise HarmonyDataError(f"unknown encoding name {key!r} (expected {tokenizer.table.name!r})")
+    user = None if template_dir is None else str(Path(template_dir).resolve())
+    cache_key = (key, id(tokenizer), dialect, user)
+    found = _encodings.get(cache_key)
+    if found is None:
+        with _lock:
+            found = _encodings.get(cache_key)
+            if found is None:
+                found = HarmonyEncoding(key, tokenizer, TemplateSet.for_dialect(dialect, user))
+                _encodings[cache_key] = found
+    return found

@@ -1,0 +1,1 @@
+"""Bridges to other ecosystems: OpenAI-style chat, training masks, and dataset rendering."""

@@ -1,0 +1,1 @@
+"""Tools over rendered text: transcript validation and reading tool declarations back."""
