@@ -14,9 +14,11 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -27,6 +29,10 @@ import reference  # noqa: E402
 
 FIGURES = [
     ("a", "load_harmony_encoding, cold process", "lower"),
+    ("a2", "cold process through the first render of b's conversation", "lower"),
+    # Wall time of a whole process, timed from outside. Ours: the validate command; the
+    # reference has no validator, so it loads, encodes the transcript and parses it.
+    ("a3", "harmony-grammar validate, small transcript, whole process", "lower"),
     ("b", "render_conversation_for_completion, ~7k tokens", "lower"),
     ("c", "re-render after one more turn", "lower"),
     ("d", "parse_messages_from_completion_tokens, ~5k tokens", "lower"),
@@ -41,16 +47,36 @@ FIGURES = [
 ]
 
 
+TRANSCRIPT = ROOT / "examples" / "transcript.txt"
+
+
 def run(python: str, module: str, figure: str, quick: bool) -> dict:
     env = dict(os.environ)
     env.pop("TIKTOKEN_ENCODINGS_BASE", None)
     if module == "harmony_grammar":
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    if figure == "a3":
+        return _whole_process(python, module, env)
     cmd = [python, str(HERE / "runner.py"), module, figure] + (["--quick"] if quick else [])
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
     if out.returncode != 0:
         raise SystemExit(f"{module} {figure} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _whole_process(python: str, module: str, env: dict) -> dict:
+    """Figure a3: the wall time of one process, from its start to its exit."""
+    if module == "harmony_grammar":
+        cmd = [python, "-m", "harmony_grammar", "validate", str(TRANSCRIPT)]
+    else:
+        cmd = [python, str(HERE / "runner.py"), module, "a3", str(TRANSCRIPT)]
+    t = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    elapsed = time.perf_counter() - t
+    if out.returncode != 0:
+        raise SystemExit(f"{module} a3 failed:\n{out.stderr[-3000:]}")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"value": elapsed, "unit": "s", "rss_mb": usage}
 
 
 def fmt(value: float, unit: str) -> str:

@@ -38,6 +38,16 @@ def main() -> None:
     result: dict = {}
     if figure == "a":
         result = {"value": cold, "unit": "s"}
+    elif figure == "a2":
+        convo = workloads.conversation(h, turns=3 if quick else 20)
+        tokens = enc.render_conversation_for_completion(convo, h.Role.ASSISTANT)
+        result = {"value": time.perf_counter() - t0, "unit": "s", "tokens": len(tokens)}
+    elif figure == "a3":
+        # The reference has no validator: its closest work is reading the transcript's text as
+        # tokens and parsing them. compare.py times the whole process from outside.
+        text = Path(sys.argv[3]).read_text(encoding="utf-8").removesuffix("\n")  # the file ends in a newline
+        messages = enc.parse_messages_from_completion_tokens(enc.encode(text, allowed_special="all"), None)
+        result = {"value": time.perf_counter() - t0, "unit": "s", "messages": len(messages)}
     elif figure in ("b", "c"):
         convo = workloads.conversation(h, turns=3 if quick else 20)
         tokens = enc.render_conversation_for_completion(convo, h.Role.ASSISTANT)

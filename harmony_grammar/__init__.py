@@ -13,7 +13,6 @@ A drop-in for ``openai_harmony``::
 from typing import TYPE_CHECKING, Any
 
 from harmony_grammar.engine.encoding import HarmonyEncoding, HarmonyEncodingName, load_harmony_encoding
-from harmony_grammar.engine.stream import StreamableParser, StreamState
 from harmony_grammar.errors import HarmonyError, HarmonyWarning
 from harmony_grammar.model import (
     Author,
@@ -36,6 +35,8 @@ from harmony_grammar.model import (
 
 # Everything beyond the core loads on first use: name -> the module that defines it.
 _LAZY = {
+    "StreamableParser": "harmony_grammar.engine.stream",
+    "StreamState": "harmony_grammar.engine.stream",
     "conversation_from_chat": "harmony_grammar.integrations.chat.convert",
     "chat_message_from_completion": "harmony_grammar.integrations.chat.convert",
     "chat_message_from_tokens": "harmony_grammar.integrations.chat.convert",
@@ -48,6 +49,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from harmony_grammar.engine.stream import StreamableParser, StreamState
     from harmony_grammar.integrations.chat.convert import (
         chat_from_conversation,
         chat_message_from_completion,

@@ -57,6 +57,10 @@ def _system_defaults() -> dict[str, Any]:
     return dict(load_json("templates", "defaults.json")["system"])
 
 
+# Validators are built on first use, not at import: most programs touch few of the types.
+_DEFERRED = ConfigDict(defer_build=True)
+
+
 class Role(str, Enum):
     """Who wrote a message."""
 
@@ -74,6 +78,8 @@ class Role(str, Enum):
 class Author(BaseModel):
     """A role, and for tools (or named participants) a name."""
 
+    model_config = _DEFERRED
+
     role: Role
     name: Optional[str] = None
 
@@ -85,6 +91,8 @@ class Author(BaseModel):
 
 class Content(BaseModel):
     """Base of the message content variants."""
+
+    model_config = _DEFERRED
 
     def to_dict(self) -> Dict[str, Any]:
         raise NotImplementedError
@@ -101,6 +109,8 @@ class TextContent(Content):
 
 class ToolDescription(BaseModel):
     """One tool: a name, a description and an optional JSON Schema for its parameters."""
+
+    model_config = _DEFERRED
 
     name: str
     description: str
@@ -122,6 +132,8 @@ class ReasoningEffort(str, Enum):
 class ChannelConfig(BaseModel):
     """The channels a conversation may use, and whether every message must name one."""
 
+    model_config = _DEFERRED
+
     valid_channels: List[str]
     channel_required: bool
 
@@ -132,6 +144,8 @@ class ChannelConfig(BaseModel):
 
 class ToolNamespaceConfig(BaseModel):
     """A namespace of tools, rendered as a TypeScript-like ``namespace NAME { ... }``."""
+
+    model_config = _DEFERRED
 
     name: str
     description: Optional[str] = None
@@ -157,7 +171,7 @@ def _default_channel_config() -> ChannelConfig:
 
 # NaN and infinities in tool schemas serialize as NaN/Infinity (not null), so the renderer can
 # refuse them as the reference does instead of confusing them with null.
-_JSON_CONSTANTS = ConfigDict(ser_json_inf_nan="constants")
+_JSON_CONSTANTS = ConfigDict(ser_json_inf_nan="constants", defer_build=True)
 
 
 class SystemContent(Content):
@@ -235,7 +249,7 @@ class ResponseFormat(BaseModel):
         {'name': 'shopping_list', 'schema': {'type': 'object'}}
     """
 
-    model_config = ConfigDict(populate_by_name=True, ser_json_inf_nan="constants")
+    model_config = ConfigDict(populate_by_name=True, ser_json_inf_nan="constants", defer_build=True)
 
     name: str
     description: Optional[str] = None
@@ -327,6 +341,8 @@ def _content_from_dict(raw: object, where: str) -> Content:
 
 class Message(BaseModel):
     """One message: an author, content, and optional channel, recipient and content type."""
+
+    model_config = _DEFERRED
 
     author: Author
     content: List[Content] = Field(default_factory=list)
@@ -423,6 +439,8 @@ class Message(BaseModel):
 class Conversation(BaseModel):
     """An ordered list of messages."""
 
+    model_config = _DEFERRED
+
     messages: List[Message] = Field(default_factory=list)
 
     @classmethod
@@ -473,10 +491,14 @@ class Conversation(BaseModel):
 class RenderConversationConfig(BaseModel):
     """Options for rendering a whole conversation."""
 
+    model_config = _DEFERRED
+
     auto_drop_analysis: bool = True
 
 
 class RenderOptions(BaseModel):
     """Options for rendering one message."""
+
+    model_config = _DEFERRED
 
     conversation_has_function_tools: bool = False

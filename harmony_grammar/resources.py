@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from harmony_grammar.errors import HarmonyError
 
-__all__ = ["data_dir", "load_json"]
+__all__ = ["data_dir", "load_json", "cache_dir", "CACHE_ENV_VAR"]
+
+CACHE_ENV_VAR = "HARMONY_GRAMMAR_CACHE"
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -38,3 +41,17 @@ def load_json(folder: str, *parts: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise HarmonyError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+
+
+def cache_dir(kind: str) -> Optional[Path]:
+    """Where compiled forms of the data files (``kind``: grammar tables, template code) are kept, or None.
+
+    ``$HARMONY_GRAMMAR_CACHE`` names the folder, and an empty value turns caching off; the
+    default is ``harmony-grammar`` in the user's cache folder. Every entry is keyed by a hash
+    of its source, so an edited grammar or template is compiled again.
+    """
+    chosen = os.environ.get(CACHE_ENV_VAR)
+    if chosen is not None:
+        return Path(chosen) / kind if chosen else None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "harmony-grammar" / kind

@@ -14,7 +14,8 @@ import reference  # noqa: E402
 
 from harmony_grammar import load_harmony_encoding  # noqa: E402
 
-GOLDEN = Path(__file__).resolve().parent.parent.parent / "shared" / "golden"
+# The reference's renderings of its own test scenarios, written by scripts/make_golden.py.
+GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
 @pytest.fixture(scope="session")

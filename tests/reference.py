@@ -6,7 +6,6 @@ subprocess. The virtual environment is created from PyPI on first use.
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import subprocess
@@ -45,15 +44,32 @@ def _python(venv: Path) -> Path:
 
 
 def _installed_version(python: Path, dist: str) -> str | None:
-    probe = subprocess.run(
-        [str(python), "-c", f"import importlib.metadata as m, openai_harmony; print(m.version({dist!r}))"],
-        capture_output=True, text=True, timeout=120,
-    )
+    try:
+        probe = subprocess.run(
+            [str(python), "-c", f"import importlib.metadata as m, openai_harmony; print(m.version({dist!r}))"],
+            capture_output=True, text=True, timeout=120,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
     return probe.stdout.strip() if probe.returncode == 0 else None
 
 
+def _last_line(output: str | bytes | None) -> str:
+    """A tool's output reduced to its last meaningful line: the last one saying "error", else the last non-blank."""
+    if isinstance(output, bytes):
+        output = output.decode("utf-8", "replace")
+    lines = [" ".join(line.split()) for line in (output or "").splitlines()]
+    lines = [line for line in lines if line]
+    errors = [line for line in lines if line.lower().startswith("error")]
+    return (errors or lines or [""])[-1]
+
+
+def _one_line(reason: str) -> str:
+    return " ".join(reason.split())
+
+
 def ensure(key: str) -> tuple[Path | None, str]:
-    """The reference's interpreter, creating its virtual environment if needed; or None and why not."""
+    """The reference's interpreter, creating its virtual environment if needed; or None and why not (one line)."""
     ref = REFERENCES[key]
     venv = Path(os.environ.get(_ENV_DIRS[key], ref.default_dir))
     python = _python(venv)
@@ -67,12 +83,13 @@ def ensure(key: str) -> tuple[Path | None, str]:
             capture_output=True, text=True, timeout=900,
         )
     except (OSError, subprocess.SubprocessError) as exc:
-        return None, f"could not create a virtual environment for {ref.requirement} at {venv}: {exc}"
+        detail = _last_line(getattr(exc, "stderr", None)) or exc
+        return None, _one_line(f"could not set up a virtual environment for {ref.requirement} at {venv}: {detail}")
     if pip.returncode != 0:
-        tail = (pip.stderr or pip.stdout).strip().splitlines()[-3:]
-        return None, f"pip could not install {ref.requirement} into {venv}: {' | '.join(tail)}"
+        detail = _last_line(pip.stderr or pip.stdout)
+        return None, _one_line(f"pip could not install {ref.requirement} into {venv}: {detail}")
     if _installed_version(python, ref.dist) != ref.version:
-        return None, f"{ref.requirement} installed into {venv} but does not import"
+        return None, _one_line(f"{ref.requirement} installed into {venv} but does not import")
     return python, ""
 
 
@@ -84,19 +101,21 @@ def _vocab_base() -> str:
     global _vocab_dir
     if _vocab_dir is None:
         _vocab_dir = tempfile.TemporaryDirectory(prefix="harmony-vocab-")
-        data = gzip.decompress((ROOT / "harmony_grammar" / "vocab" / "o200k_base.tiktoken.gz").read_bytes())
+        from harmony_grammar.format.tokens import bundled_vocabulary, tiktoken_file
+
+        data = tiktoken_file(bundled_vocabulary())
         Path(_vocab_dir.name, "o200k_base.tiktoken").write_bytes(data)
     return _vocab_dir.name
 
 
-def run(key: str, python: Path, cases: list[dict[str, Any]]) -> list[Any]:
-    """Run cases through the reference and return its results, one per case."""
+def run(key: str, python: Path, cases: list[dict[str, Any]], worker: Path = WORKER) -> list[Any]:
+    """Run cases through the reference (by default with oracle_worker.py) and return its results, one per case."""
     env = dict(os.environ)
     env.pop("TIKTOKEN_ENCODINGS_BASE", None)
     if REFERENCES[key].needs_vocab_dir:
         env["TIKTOKEN_ENCODINGS_BASE"] = _vocab_base()
     proc = subprocess.run(
-        [str(python), str(WORKER), "openai_harmony"],
+        [str(python), str(worker), "openai_harmony"],
         input=json.dumps(cases), capture_output=True, text=True, env=env, timeout=1800,
     )
     if proc.returncode != 0:

@@ -25,7 +25,7 @@ def test_compare_runs_every_figure_on_tiny_inputs(oss_oracle):
     lines = out.stdout.strip().splitlines()
     assert lines[0].startswith("machine: ")
     results = json.loads(lines[-1])
-    assert sorted(results) == ["a", "b", "c", "d", "e", "f256", "f64", "g", "h1", "h2"]
+    assert sorted(results) == ["a", "a2", "a3", "b", "c", "d", "e", "f256", "f64", "g", "h1", "h2"]
     assert "render-dataset: " in out.stdout and " conv/s with 1 worker, " in out.stdout
     for figure in results.values():
         assert set(figure) == {"ours", "reference", "unit", "ratio", "rss_ours_mb", "rss_reference_mb"}

@@ -9,7 +9,6 @@ False) the same tests run without the GIL; on the usual build they run with it
 
 from __future__ import annotations
 
-import gzip
 import json
 import random
 import sys
@@ -29,7 +28,7 @@ from harmony_grammar import (
     load_harmony_encoding,
 )
 from harmony_grammar.engine import render as render_module
-from harmony_grammar.resources import data_dir, load_json
+from harmony_grammar.resources import load_json
 
 N_THREADS = 8
 PER_THREAD = 250
@@ -233,8 +232,8 @@ def test_concurrent_first_load_of_the_tokenizer(tmp_path, monkeypatch):
     """The tokenizer itself, loaded for the first time by eight threads at once (a new vocabulary folder)."""
     from harmony_grammar.format import tokens as tokens_module
 
-    vocab = data_dir("vocab") / "o200k_base.tiktoken.gz"
-    (tmp_path / "o200k_base.tiktoken").write_bytes(gzip.decompress(vocab.read_bytes()))
+    vocab = tokens_module.tiktoken_file(tokens_module.bundled_vocabulary())
+    (tmp_path / "o200k_base.tiktoken").write_bytes(vocab)
     default = load_harmony_encoding("HarmonyGptOss")
     monkeypatch.setenv(tokens_module.VOCAB_ENV_VAR, str(tmp_path))
     try:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import doctest
+import re
 import importlib
 import pkgutil
+from pathlib import Path
 
 import pytest
 
@@ -27,3 +29,18 @@ def test_the_modules_with_examples_have_them():
                ("format.tokens", "format.templating", "format.header", "format.grammar", "engine.stream",
                 "engine.encoding", "tools.declarations", "tools.validate", "model", "integrations.chat.convert",
                 "integrations.chat.stream", "integrations.chat.mapping", "integrations.training"))
+
+
+def test_ci_runs_the_readme_test_command():
+    """``.ci/run`` installs and tests exactly as the README's set-up command says."""
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    ci = (root / ".ci" / "run").read_text(encoding="utf-8")
+    command = re.search(r"python -m venv \.venv && \.venv/bin/pip install (-e '\.\[[a-z,]+\]') && "
+                        r"\.venv/bin/python -m pytest([^\n`]*)", readme)
+    assert command is not None
+    install, pytest_args = command.group(1), command.group(2).strip()
+    assert install == "-e '.[test,integrations]'"
+    assert f'"$venv/bin/pip" install {install}\n' in ci
+    assert f'"$venv/bin/python" -m pytest {pytest_args} || status=$?' in ci
+    assert "export HARMONY_REQUIRE_REFERENCE=1" in ci and "export HARMONY_REQUIRE_INTEGRATIONS=1" in ci

@@ -13,7 +13,9 @@ import harmony_grammar
 
 PACKAGE = Path(harmony_grammar.__file__).resolve().parent
 
-# What ``import harmony_grammar`` may load: the model, the engine and the format bindings it runs on.
+# What ``import harmony_grammar`` may load: the model, the encoding and the format bindings it starts with.
+# The parsers, the renderer and the grammar load when first used (the renderer and parser on the first
+# render or parse, ``StreamableParser`` on first access), and with them lark and Jinja2.
 CORE = {
     "harmony_grammar",
     "harmony_grammar.errors",
@@ -22,12 +24,7 @@ CORE = {
     "harmony_grammar.engine",
     "harmony_grammar.engine.encoding",
     "harmony_grammar.engine.mask",
-    "harmony_grammar.engine.parse",
-    "harmony_grammar.engine.render",
-    "harmony_grammar.engine.stream",
     "harmony_grammar.format",
-    "harmony_grammar.format.content",
-    "harmony_grammar.format.grammar",
     "harmony_grammar.format.header",
     "harmony_grammar.format.templating",
     "harmony_grammar.format.tokens",
@@ -123,7 +120,7 @@ def test_the_package_has_no_import_cycle():
 
 
 def test_lower_layers_never_import_higher_ones():
-    layers = ["errors", "resources", "model", "format", "engine", "tools", "integrations", "cli"]
+    layers = ["errors", "resources", "model", "example", "format", "engine", "tools", "integrations", "cli"]
 
     def layer(module: str) -> int:
         part = module.split(".")[1] if "." in module else "cli"
@@ -134,12 +131,34 @@ def test_lower_layers_never_import_higher_ones():
     assert wrong == []
 
 
-def test_import_loads_only_the_core():
+def _fresh(code: str) -> object:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(PACKAGE.parent)
-    code = "import harmony_grammar, sys, json; print(json.dumps(sorted(m for m in sys.modules if m.startswith('harmony_grammar'))))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    assert set(json.loads(out.stdout)) == CORE
+    return json.loads(out.stdout)
+
+
+_LOADED = ("json.dumps([sorted(m for m in sys.modules if m.startswith('harmony_grammar')), "
+           "[m for m in ('lark', 'jinja2', 'jsonschema') if m in sys.modules]])")
+
+
+def test_import_loads_only_the_core():
+    ours, third_party = _fresh(f"import harmony_grammar, sys, json; print({_LOADED})")
+    assert set(ours) == CORE
+    assert third_party == []
+
+
+def test_the_first_render_loads_the_renderer_and_the_grammar():
+    ours, third_party = _fresh(
+        "import harmony_grammar as h, sys, json\n"
+        "enc = h.load_harmony_encoding('HarmonyGptOss')\n"
+        "convo = h.Conversation.from_messages([h.Message.from_role_and_content(h.Role.USER, 'Hi')])\n"
+        "assert enc.render_conversation_for_completion(convo, h.Role.ASSISTANT) == "
+        "[200006, 1428, 200008, 12194, 200007, 200006, 173781]\n"
+        f"print({_LOADED})")
+    assert set(ours) - CORE == {"harmony_grammar.engine.render", "harmony_grammar.engine.parse",
+                                "harmony_grammar.format.grammar", "harmony_grammar.format.content"}
+    assert third_party == ["lark", "jinja2"]
 
 
 def test_every_public_name_is_importable_and_lazy_names_load_on_first_use():
@@ -149,10 +168,7 @@ def test_every_public_name_is_importable_and_lazy_names_load_on_first_use():
         "values = {n: getattr(h, n).__name__ for n in h.__all__}\n"
         "print(json.dumps([before, 'harmony_grammar.tools.validate' in sys.modules, sorted(values), sorted(dir(h))]))"
     )
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["PYTHONPATH"] = str(PACKAGE.parent)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    before, after, names, listed = json.loads(out.stdout)
+    before, after, names, listed = _fresh(code)
     assert (before, after) == (False, True)
     assert names == sorted(harmony_grammar.__all__)
     assert set(harmony_grammar.__all__) <= set(listed)

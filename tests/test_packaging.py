@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from harmony_grammar import Conversation, Role
-from cli.test_cli import EXAMPLE, EXPECTED_RENDER
+from example_render import EXAMPLE, EXPECTED_RENDER
 
 pytestmark = pytest.mark.slow
 
@@ -29,14 +29,17 @@ VERSION = "0.1.0"
 REQUIRED_IN_WHEEL = [
     "harmony_grammar/__init__.py",
     "harmony_grammar/cli/__init__.py",
+    "harmony_grammar/cli/io.py",
+    "harmony_grammar/example.py",
     "harmony_grammar/engine/encoding.py",
     "harmony_grammar/format/tokens.py",
     "harmony_grammar/__main__.py",
     "harmony_grammar/py.typed",
-    "harmony_grammar/vocab/o200k_base.tiktoken.gz",
+    "harmony_grammar/vocab/o200k_base.ranks",
     "harmony_grammar/grammar/tokens.json",
     "harmony_grammar/templates/dialects/oss-harmony/header.jinja",
     "harmony_grammar/templates/tools/browser.json",
+    "harmony_grammar/examples/conversation.json",
 ]
 
 REQUIRED_IN_SDIST = [
@@ -44,12 +47,18 @@ REQUIRED_IN_SDIST = [
     "README.md",
     "harmony_grammar/__init__.py",
     "harmony_grammar/py.typed",
-    "harmony_grammar/vocab/o200k_base.tiktoken.gz",
+    "harmony_grammar/vocab/o200k_base.ranks",
     "grammar/tokens.json",
     "templates/dialects/oss-harmony/header.jinja",
     "templates/tools/python.json",
     "tests/conftest.py",
-    "tests/cli/test_cli.py",
+    "tests/cli/test_main.py",
+    "tests/example_render.py",
+    "tests/golden/oss-harmony-0.0.11/test_simple_convo.txt",
+    "tests/golden/openai-harmony-0.0.8/test_tool_response_parsing.txt",
+    "scripts/make_golden.py",
+    "scripts/golden_scenarios.json",
+    "scripts/golden_worker.py",
     "examples/conversation.json",
 ]
 
@@ -58,6 +67,7 @@ PROBE = r"""
 import json, sys
 import harmony_grammar
 from harmony_grammar import Conversation, Message, Role, load_harmony_encoding
+from harmony_grammar.example import example_conversation
 from harmony_grammar.resources import data_dir
 
 enc = load_harmony_encoding("HarmonyGptOss")
@@ -67,6 +77,8 @@ print(json.dumps({
     "module": harmony_grammar.__file__,
     "grammar": str(data_dir("grammar")),
     "templates": str(data_dir("templates")),
+    "examples": str(data_dir("examples")),
+    "builtin_is_the_file": example_conversation() == example,
     "small": enc.render_conversation_for_completion(small, Role.ASSISTANT),
     "example": enc.render_conversation_for_completion(example, Role.ASSISTANT),
 }))
@@ -140,6 +152,8 @@ def test_installed_wheel_renders_outside_the_checkout(venv: Path, tmp_path: Path
     assert package.resolve().is_relative_to(venv.resolve())
     assert result["grammar"] == str(package / "grammar")
     assert result["templates"] == str(package / "templates")
+    assert result["examples"] == str(package / "examples")
+    assert result["builtin_is_the_file"] is True
     assert result["small"] == [200006, 1428, 200008, 12194, 200007, 200006, 173781]
     example = Conversation.from_json(EXAMPLE.read_text(encoding="utf-8"))
     assert result["example"] == enc.render_conversation_for_completion(example, Role.ASSISTANT)

@@ -13,7 +13,7 @@ import threading
 from enum import Enum
 from pathlib import Path
 from functools import cached_property
-from typing import AbstractSet, Collection, Iterable, List, Literal, Optional, Sequence
+from typing import TYPE_CHECKING, AbstractSet, Collection, Iterable, List, Literal, Optional, Sequence
 
 from harmony_grammar.errors import HarmonyError
 from harmony_grammar.model import (
@@ -24,14 +24,14 @@ from harmony_grammar.model import (
     RenderOptions,
     Role,
 )
-from harmony_grammar.format.grammar import HarmonySyntaxError, load_grammar
+from harmony_grammar.engine.mask import render_with_mask
 from harmony_grammar.format.header import HeaderRules
-from harmony_grammar.engine.parse import Parser
-from harmony_grammar.engine.render import Renderer
-from harmony_grammar.engine.stream import StreamableParser
 from harmony_grammar.format.templating import DEFAULT_DIALECT, TemplateSet
 from harmony_grammar.format.tokens import Tokenizer, as_token_id, load_tokenizer
-from harmony_grammar.engine.mask import render_with_mask
+
+if TYPE_CHECKING:
+    from harmony_grammar.engine.parse import Parser
+    from harmony_grammar.engine.render import Renderer
 
 __all__ = ["HarmonyEncoding", "HarmonyEncodingName", "load_harmony_encoding"]
 
@@ -56,9 +56,34 @@ class HarmonyEncoding:
         if not isinstance(dialect, dict) or not isinstance(dialect.get("name"), str):
             raise HarmonyError(f"{templates.find('dialect.json')}: expected an object with a \"name\"")
         self.dialect: str = dialect["name"]
-        grammar = load_grammar(tokenizer)
-        self._renderer = Renderer(tokenizer, templates, grammar)
-        self.parser = Parser(tokenizer, grammar, HeaderRules.load(overrides=dialect.get("header")))
+        self._header = HeaderRules.load(overrides=dialect.get("header"))
+        self._lock = threading.Lock()
+        self._engine: Optional[tuple["Renderer", "Parser"]] = None
+
+    def _parts(self) -> tuple["Renderer", "Parser"]:
+        """The renderer and the parser, built on first use (they load lark and compile the grammar)."""
+        parts = self._engine
+        if parts is None:
+            with self._lock:
+                if self._engine is None:
+                    from harmony_grammar.engine.parse import Parser
+                    from harmony_grammar.engine.render import Renderer
+                    from harmony_grammar.format.grammar import load_grammar
+
+                    grammar = load_grammar(self.tokenizer)
+                    self._engine = (Renderer(self.tokenizer, self.templates, grammar),
+                                    Parser(self.tokenizer, grammar, self._header))
+                parts = self._engine
+        return parts
+
+    @property
+    def _renderer(self) -> "Renderer":
+        return self._parts()[0]
+
+    @property
+    def parser(self) -> "Parser":
+        """The batch parser (grammar, header rules and tokenizer), which the streaming parser shares."""
+        return self._parts()[1]
 
     @property
     def name(self) -> str:
@@ -132,12 +157,16 @@ class HarmonyEncoding:
         ``strict=False`` tolerates a stop token inside a header, as the reference does.
         Errors raise ``HarmonyError`` naming the token index and what was expected.
         """
+        from harmony_grammar.format.grammar import HarmonySyntaxError
+
         try:
             return self.parser.parse(tokens, role, strict)
         except HarmonySyntaxError:
             # The grammar reads the whole input first, but the reference reports problems in token
             # order, and a header before the syntax error may be wrong too. The streaming parser
             # works in token order: replaying the tokens through it raises the first problem.
+            from harmony_grammar.engine.stream import StreamableParser
+
             replay = StreamableParser(self, role, strict=strict)
             for token in self.parser.ids(tokens):
                 replay.process(token)

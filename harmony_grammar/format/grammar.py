@@ -10,15 +10,21 @@ each run of ordinary tokens one ``TEXT``::
 
 from __future__ import annotations
 
+import hashlib
+import os
+import sys
+import tempfile
 import threading
+from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
+import lark
 from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import UnexpectedInput, UnexpectedToken
 from lark.parsers.lalr_interactive_parser import InteractiveParser
 
 from harmony_grammar.errors import HarmonyError
-from harmony_grammar.resources import data_dir
+from harmony_grammar.resources import cache_dir, data_dir
 from harmony_grammar.format.tokens import MAX_TOKEN_ID, Tokenizer, load_tokenizer
 
 __all__ = ["Grammar", "HarmonySyntaxError", "load_grammar", "compile_lark", "START_SYMBOLS", "MAX_TOKEN_ID"]
@@ -37,10 +43,46 @@ _NAMES = {"TEXT": "text", "SPECIAL": "a reserved special token", "$END": "the en
 _compiled: dict[tuple[Any, ...], Lark] = {}
 _compile_lock = threading.Lock()
 
+def _cached_lark(source: str, name: str, options: dict[str, Any]) -> Lark:
+    """``Lark(source, **options)``, its tables saved to and loaded from the cache folder with lark's save/load.
+
+    The file name carries a hash of everything the tables depend on (grammar text, options,
+    lark and Python versions), and a file is written whole before it is renamed into place,
+    so a file that exists is complete and current; one that does not load is compiled again.
+    Parsers with a transformer are not kept (lark cannot attach one to saved tables).
+    """
+    folder = cache_dir("grammar")
+    if folder is None or options.get("transformer") is not None:
+        return Lark(source, **options)
+    key = hashlib.sha256(f"{source}\0{sorted((k, repr(v)) for k, v in options.items())}"
+                         f"\0{lark.__version__}\0{sys.version_info[:2]}".encode()).hexdigest()[:24]
+    path = folder / f"{name}-{key}.lark-tables"
+    try:
+        with path.open("rb") as saved:
+            return Lark.load(saved)
+    except Exception:  # missing, damaged or from an incompatible lark: compile it and replace the file
+        pass
+    parser = Lark(source, **options)
+    tmp = None
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{name}-", suffix=".tmp", delete=False) as out:
+            tmp = out.name
+            parser.save(out)
+        os.replace(tmp, path)
+    except OSError:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+    return parser
+
 
 def compile_lark(filename: str, start: Sequence[str], transformer: Optional[Transformer] = None,
                  lexer: str = "basic") -> Lark:
-    """An LALR parser for ``grammar/FILENAME``, compiled once per (file, start symbols, callbacks, lexer)."""
+    """An LALR parser for ``grammar/FILENAME``, compiled once per (file, start symbols, callbacks, lexer).
+
+    The parse tables are also kept on disk (see :func:`harmony_grammar.resources.cache_dir`), so a new process loads them
+    instead of analysing the grammar again.
+    """
     key = (filename, tuple(start), type(transformer), lexer)
     found = _compiled.get(key)
     if found is None:
@@ -50,7 +92,8 @@ def compile_lark(filename: str, start: Sequence[str], transformer: Optional[Tran
                 path = data_dir("grammar") / filename
                 try:
                     source = path.read_text(encoding="utf-8")
-                    found = Lark(source, parser="lalr", lexer=lexer, start=list(start), transformer=transformer)
+                    found = _cached_lark(source, Path(filename).stem, dict(
+                        parser="lalr", lexer=lexer, start=list(start), transformer=transformer))
                 except OSError as exc:
                     raise HarmonyError(f"cannot read {path}: {exc.strerror}") from None
                 except Exception as exc:  # lark.GrammarError and friends

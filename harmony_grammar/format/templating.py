@@ -18,15 +18,16 @@ import json
 import math
 import re
 import secrets
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Sequence
 
-import jinja2
-from jinja2.sandbox import SandboxedEnvironment
+if TYPE_CHECKING:
+    import jinja2
 
 from harmony_grammar.errors import HarmonyError
-from harmony_grammar.resources import data_dir
+from harmony_grammar.resources import cache_dir, data_dir
 
 __all__ = ["Special", "Markers", "TemplateSet", "rust_lines", "serde_json_text", "dialects", "DEFAULT_DIALECT",
            "template_files", "export_templates"]
@@ -185,13 +186,39 @@ def _strip_prefix(text: str, prefix: str) -> str:
     return text[len(prefix):] if text.startswith(prefix) else text
 
 
+# Options that change what a template compiles to; the bytecode cache is kept per set of them.
+_SYNTAX = {"trim_blocks": True, "lstrip_blocks": True, "keep_trailing_newline": False}
+
+
+def _bytecode_cache() -> "jinja2.BytecodeCache | None":
+    """Compiled templates kept on disk, keyed by source (see :func:`harmony_grammar.resources.cache_dir`)."""
+    import jinja2
+
+    folder = cache_dir("templates")
+    if folder is None:
+        return None
+    import hashlib
+
+    key = hashlib.sha256(f"{sorted(_SYNTAX.items())}{jinja2.__version__}".encode()).hexdigest()[:16]
+    try:
+        (folder / key).mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder / key))
+
+
 @dataclass
 class TemplateSet:
-    """Compiled templates from an ordered list of folders (earlier folders override later ones)."""
+    """Compiled templates from an ordered list of folders (earlier folders override later ones).
 
-    env: jinja2.Environment
+    Jinja2 is imported, and the environment built, when the first template is needed.
+    """
+
     markers: Markers
     folders: tuple[Path, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+    _env: "jinja2.Environment | None" = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @classmethod
     def from_folders(cls, folders: Sequence[Path], options: dict[str, Any] | None = None) -> "TemplateSet":
@@ -199,17 +226,31 @@ class TemplateSet:
 
         ``options`` are a dialect's settings (``dialect.json``) that change filters.
         """
-        plus = ((options or {}).get("json_numbers") or {}).get("positive_exponent", "e+")
-        markers = Markers()
+        return cls(markers=Markers(), folders=tuple(folders), options=dict(options or {}))
+
+    @property
+    def env(self) -> "jinja2.Environment":
+        """The sandboxed Jinja2 environment, with the format's filters, tests and globals."""
+        if self._env is None:
+            with self._lock:
+                if self._env is None:
+                    self._env = self._build_env()
+        return self._env
+
+    def _build_env(self) -> "jinja2.Environment":
+        import jinja2
+        from jinja2.sandbox import SandboxedEnvironment
+
+        plus = (self.options.get("json_numbers") or {}).get("positive_exponent", "e+")
+        markers = self.markers
         env = SandboxedEnvironment(
-            loader=jinja2.FileSystemLoader([str(f) for f in folders]),
+            loader=jinja2.FileSystemLoader([str(f) for f in self.folders]),
             undefined=jinja2.StrictUndefined,
             autoescape=False,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=False,
             auto_reload=False,
             cache_size=-1,
+            bytecode_cache=_bytecode_cache(),
+            **_SYNTAX,
         )
         env.filters.update(
             lines=rust_lines,
@@ -227,7 +268,7 @@ class TemplateSet:
             special=markers.special,
             brk=markers.brk,
         )
-        return cls(env=env, markers=markers, folders=tuple(folders))
+        return env
 
     @classmethod
     def default(cls) -> "TemplateSet":
@@ -267,8 +308,10 @@ class TemplateSet:
         except json.JSONDecodeError as exc:
             raise HarmonyError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
 
-    def get(self, name: str) -> jinja2.Template:
+    def get(self, name: str) -> "jinja2.Template":
         """Load and compile ``name``, raising ``HarmonyError`` with file and line on a syntax error."""
+        import jinja2
+
         try:
             return self.env.get_template(name)
         except jinja2.TemplateSyntaxError as exc:
@@ -282,6 +325,8 @@ class TemplateSet:
 
     def render(self, name: str, **context: Any) -> str:
         """Render template ``name``; template errors name the file and line."""
+        import jinja2
+
         template = self.get(name)
         try:
             return template.render(**context)
@@ -292,6 +337,8 @@ class TemplateSet:
 
     def macro(self, name: str, macro: str) -> Callable[..., str]:
         """A macro of template ``name`` as a Python callable."""
+        import jinja2
+
         template = self.get(name)
         try:
             fn = getattr(template.module, macro)
@@ -312,7 +359,7 @@ class TemplateSet:
         return self.markers.split(rendered)
 
 
-def _where(exc: BaseException, template: jinja2.Template) -> str:
+def _where(exc: BaseException, template: "jinja2.Template") -> str:
     """``FILE:LINE`` of the template code that raised, read from the traceback Jinja rewrites."""
     lineno = getattr(exc, "lineno", None)
     name = getattr(exc, "filename", None) or template.filename or template.name or "<template>"

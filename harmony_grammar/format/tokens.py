@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import binascii
 import gc
-import gzip
 import hashlib
 import os
 import re
@@ -29,7 +28,7 @@ from tiktoken._tiktoken import CoreBPE
 from harmony_grammar.errors import HarmonyError
 from harmony_grammar.resources import data_dir, load_json
 
-__all__ = ["SpecialToken", "TokenTable", "Tokenizer", "load_tokenizer", "VOCAB_ENV_VAR", "MAX_TOKEN_ID",
+__all__ = ["SpecialToken", "TokenTable", "Tokenizer", "load_tokenizer", "bundled_vocabulary", "tiktoken_file", "VOCAB_ENV_VAR", "MAX_TOKEN_ID",
            "as_token_id", "as_token_ids"]
 
 VOCAB_ENV_VAR = "TIKTOKEN_ENCODINGS_BASE"
@@ -55,6 +54,9 @@ class TokenTable:
     vocab_file: str
     vocab_sha256: str
     n_ranks: int
+    bundled_file: str
+    bundled_separator: int
+    bundled_sha256: str
     pattern: str
     named: tuple[SpecialToken, ...]
     reserved_first: int
@@ -67,6 +69,7 @@ class TokenTable:
         raw = load_json("grammar", "tokens.json")
         try:
             vocab = raw["vocabulary"]
+            bundled = raw["bundled"]
             reserved = raw["reserved"]
             return cls(
                 name=raw["name"],
@@ -74,6 +77,9 @@ class TokenTable:
                 vocab_file=vocab["file"],
                 vocab_sha256=vocab["sha256"],
                 n_ranks=int(vocab["ranks"]),
+                bundled_file=bundled["file"],
+                bundled_separator=int(bundled["separator"]),
+                bundled_sha256=bundled["sha256"],
                 pattern="|".join(raw["pattern"]),
                 named=tuple(SpecialToken(**entry) for entry in raw["special_tokens"]),
                 reserved_first=int(reserved["first"]),
@@ -93,34 +99,59 @@ class TokenTable:
         return out
 
 
-def _read_vocab(table: TokenTable) -> bytes:
-    """The vocabulary file's bytes, from TIKTOKEN_ENCODINGS_BASE if set, else the bundled copy."""
+def _read_vocab(table: TokenTable) -> list[bytes]:
+    """The token byte strings in rank order: from TIKTOKEN_ENCODINGS_BASE if set, else the bundled copy.
+
+    Either file is checked against its sha256 in ``grammar/tokens.json`` before it is read.
+    """
     base = os.environ.get(VOCAB_ENV_VAR)
-    if base:
-        path = Path(base) / table.vocab_file
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise HarmonyError(
-                f"{VOCAB_ENV_VAR}={base!r} is set but {path} cannot be read: {exc.strerror}"
-            ) from None
-        where = str(path)
-    else:
-        path = data_dir("vocab") / (table.vocab_file + ".gz")
-        try:
-            data = gzip.decompress(path.read_bytes())
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise HarmonyError(f"bundled vocabulary {path} is unreadable: {exc}") from None
-        where = f"bundled {path.name}"
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != table.vocab_sha256:
+    if not base:
+        return bundled_vocabulary(table)
+    path = Path(base) / table.vocab_file
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
         raise HarmonyError(
-            f"vocabulary {where} has sha256 {digest}, expected {table.vocab_sha256}"
-        )
-    return data
+            f"{VOCAB_ENV_VAR}={base!r} is set but {path} cannot be read: {exc.strerror}"
+        ) from None
+    _check_digest(data, table.vocab_sha256, str(path))
+    return _tiktoken_pieces(data, table.n_ranks)
 
 
-def _parse_pieces(data: bytes, n_ranks: int) -> list[bytes]:
+def bundled_vocabulary(table: TokenTable | None = None) -> list[bytes]:
+    """The bundled ranks' token bytes, in rank order, checked against their sha256.
+
+    >>> pieces = bundled_vocabulary()
+    >>> len(pieces), pieces[0], pieces[2], pieces[24912]
+    (199998, b'!', b'#', b'hello')
+    """
+    table = table or TokenTable.load()
+    path = data_dir("vocab") / table.bundled_file
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise HarmonyError(f"bundled vocabulary {path} is unreadable: {exc.strerror}") from None
+    _check_digest(data, table.bundled_sha256, f"bundled {path.name}")
+    return _bundled_pieces(data, table)
+
+
+def _check_digest(data: bytes, expected: str, where: str) -> None:
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != expected:
+        raise HarmonyError(f"vocabulary {where} has sha256 {digest}, expected {expected}")
+
+
+def _bundled_pieces(data: bytes, table: TokenTable) -> list[bytes]:
+    """The tokens of the bundled file (already hash-checked): split at the separator; the empty field is the separator."""
+    separator = bytes([table.bundled_separator])
+    pieces = data.split(separator)
+    if len(pieces) != table.n_ranks:
+        raise HarmonyError(f"bundled vocabulary has {len(pieces)} ranks, expected {table.n_ranks}")
+    pieces[pieces.index(b"")] = separator
+    return pieces
+
+
+def _tiktoken_pieces(data: bytes, n_ranks: int) -> list[bytes]:
     """The token byte strings of tiktoken's ``base64 rank`` lines, in rank order.
 
     The file's sha256 was checked already, so its ranks are known to be 0..n-1 in order.
@@ -134,6 +165,15 @@ def _parse_pieces(data: bytes, n_ranks: int) -> list[bytes]:
         return list(map(binascii.a2b_base64, [line.partition(b" ")[0] for line in lines]))
     except binascii.Error as exc:
         raise HarmonyError(f"vocabulary file is malformed: {exc}") from None
+
+
+def tiktoken_file(pieces: Sequence[bytes]) -> bytes:
+    """The ranks as tiktoken's own text file (``base64 rank`` per line), e.g. for ``TIKTOKEN_ENCODINGS_BASE``.
+
+    >>> tiktoken_file([b"a", b"bc"])
+    b'YQ== 0\\nYmM= 1\\n'
+    """
+    return b"".join(b"%s %d\n" % (binascii.b2a_base64(p, newline=False), i) for i, p in enumerate(pieces))
 
 
 class Tokenizer:
@@ -295,7 +335,7 @@ def load_tokenizer() -> Tokenizer:
             enabled = gc.isenabled()
             gc.disable()  # 200k new objects would trigger many useless collections
             try:
-                found = Tokenizer(table, _parse_pieces(_read_vocab(table), table.n_ranks))
+                found = Tokenizer(table, _read_vocab(table))
             finally:
                 if enabled:
                     gc.enable()

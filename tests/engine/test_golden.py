@@ -1,8 +1,9 @@
 """The reference's own scenarios, checked against its recorded expected output.
 
-The expected renderings live in ``<repo>/../shared/golden/<reference>/``:
-decoded text with the special tokens written literally (or, for two parsing
-scenarios, whitespace-separated token ids). Each test rebuilds the scenario
+The expected renderings live in ``tests/golden/<dist>-<version>/``, written
+by ``scripts/make_golden.py`` from the references themselves: decoded text
+with the special tokens written literally (or, for two parsing scenarios,
+whitespace-separated token ids). Each test rebuilds the scenario
 with harmony_grammar's API and compares exactly as the reference's test-suite
 does (reading the text, stripping trailing whitespace, encoding it with every
 special token allowed). Every test runs twice: in the default dialect against
@@ -37,8 +38,7 @@ def enc(request):
     """The encoding in each dialect; the golden helpers read that dialect's reference files."""
     global GOLDEN_DIR
     GOLDEN_DIR = GOLDEN_DIRS[request.param]
-    if not GOLDEN_DIR.is_dir():
-        pytest.skip(f"golden files for {request.param} not found at {GOLDEN_DIR}")
+    assert GOLDEN_DIR.is_dir(), f"golden files for {request.param} not found at {GOLDEN_DIR}: run scripts/make_golden.py"
     return harmony_grammar.load_harmony_encoding("HarmonyGptOss", dialect=request.param)
 
 

@@ -6,7 +6,8 @@ is unsorted; ours is sorted, which the API leaves open).
 
 from __future__ import annotations
 
-import gzip
+import dataclasses
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ NAMED = {
     "<|call|>": 200012,
 }
 NAMED_IDS = set(NAMED.values())
-BUNDLED_VOCAB = Path(harmony_grammar.__file__).resolve().parent / "vocab" / "o200k_base.tiktoken.gz"
+BUNDLED_VOCAB = Path(harmony_grammar.__file__).resolve().parent / "vocab" / "o200k_base.ranks"
 
 
 def disallowed_message(token: str) -> str:
@@ -249,7 +250,7 @@ def test_load_harmony_encoding_unknown_name():
 
 @pytest.fixture(scope="module")
 def vocab_bytes() -> bytes:
-    return gzip.decompress(BUNDLED_VOCAB.read_bytes())
+    return tokens_module.tiktoken_file(tokens_module.bundled_vocabulary())
 
 
 @pytest.fixture(autouse=True)
@@ -310,3 +311,65 @@ def test_vocabulary_env_dir_missing_file(tmp_path, monkeypatch):
 def test_empty_env_var_means_bundled(monkeypatch, enc):
     monkeypatch.setenv(VOCAB_ENV_VAR, "")
     assert load_tokenizer() is enc.tokenizer
+
+
+# -- the bundled vocabulary ---------------------------------------------------------
+
+
+def test_bundled_vocabulary_is_exactly_the_published_o200k_ranks():
+    """Written back as tiktoken's text file, the bundled ranks have the published sha256 (446a9538…1a2d)."""
+    table = TokenTable.load()
+    pieces = tokens_module.bundled_vocabulary()
+    assert len(pieces) == table.n_ranks == 199998
+    assert len(set(pieces)) == len(pieces)
+    published = hashlib.sha256(tokens_module.tiktoken_file(pieces)).hexdigest()
+    assert published == table.vocab_sha256 == "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
+
+
+def test_bundled_file_is_checked_by_its_own_hash():
+    table = TokenTable.load()
+    assert hashlib.sha256(BUNDLED_VOCAB.read_bytes()).hexdigest() == table.bundled_sha256
+    separator = bytes([table.bundled_separator])
+    assert [p for p in tokens_module.bundled_vocabulary() if separator in p] == [separator]
+
+
+def _bundled_copy(tmp_path, monkeypatch, data: bytes, table: TokenTable) -> TokenTable:
+    folder = tmp_path / "vocab"
+    folder.mkdir()
+    (folder / table.bundled_file).write_bytes(data)
+    monkeypatch.setattr(tokens_module, "data_dir", lambda name: folder)
+    return table
+
+
+def test_corrupted_bundled_file_names_both_hashes(tmp_path, monkeypatch):
+    table = TokenTable.load()
+    data = bytearray(BUNDLED_VOCAB.read_bytes())
+    data[1000] ^= 0x01
+    _bundled_copy(tmp_path, monkeypatch, bytes(data), table)
+    with pytest.raises(HarmonyError) as info:
+        tokens_module.bundled_vocabulary(table)
+    digest = hashlib.sha256(bytes(data)).hexdigest()
+    assert str(info.value) == (f"vocabulary bundled {table.bundled_file} has sha256 {digest}, "
+                               f"expected {table.bundled_sha256}")
+
+
+def test_bundled_file_with_a_wrong_rank_count_is_refused(tmp_path, monkeypatch):
+    table = TokenTable.load()
+    data = BUNDLED_VOCAB.read_bytes() + b"\x02extra"
+    _bundled_copy(tmp_path, monkeypatch, data, table)
+    rehashed = dataclasses.replace(table, bundled_sha256=hashlib.sha256(data).hexdigest())
+    with pytest.raises(HarmonyError) as info:
+        tokens_module.bundled_vocabulary(rehashed)
+    assert str(info.value) == "bundled vocabulary has 199999 ranks, expected 199998"
+
+
+def test_missing_bundled_file_is_a_harmony_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(tokens_module, "data_dir", lambda name: tmp_path)
+    with pytest.raises(HarmonyError) as info:
+        tokens_module.bundled_vocabulary()
+    assert str(info.value) == (f"bundled vocabulary {tmp_path / 'o200k_base.ranks'} is unreadable: "
+                               "No such file or directory")
+
+
+def test_tiktoken_file_is_base64_and_rank_per_line():
+    assert tokens_module.tiktoken_file([b"\x00", b" hi", b"\xff\xfe"]) == b"AA== 0\nIGhp 1\n//4= 2\n"

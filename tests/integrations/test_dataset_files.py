@@ -11,6 +11,7 @@ import sys
 import pytest
 
 import generators as g
+from optional import need
 from harmony_grammar import conversation_from_chat, load_harmony_encoding
 from harmony_grammar.integrations import dataset_files
 from harmony_grammar.cli import main
@@ -121,7 +122,7 @@ def test_an_interrupted_run_leaves_no_file(tmp_path, monkeypatch):
 
 
 def test_parquet_output_holds_the_same_rows(tmp_path, capsys):
-    pq = pytest.importorskip("pyarrow.parquet")
+    pq = need("pyarrow.parquet")
     write_records(tmp_path / "in.jsonl", 50, seed=2)
     run(capsys, str(tmp_path / "in.jsonl"), str(tmp_path / "out.jsonl"))
     for workers in ("1", "2"):

@@ -8,8 +8,9 @@ import random
 import pytest
 
 import generators as g
+from optional import need
 from harmony_grammar import HarmonyError, RenderConversationConfig, conversation_from_chat
-from harmony_grammar.cli import example_conversation
+from harmony_grammar.example import example_conversation
 from harmony_grammar.integrations.datasets import conversation_from_record, detect_shape, render_batch, render_record
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Weather.",
@@ -119,7 +120,7 @@ def _jsonl(tmp_path, rows) -> str:
 
 
 def test_hugging_face_datasets_map(tmp_path, enc):
-    datasets = pytest.importorskip("datasets")
+    datasets = need("datasets")
     rows = [r for r in records(40, seed=2) if "id" in r]  # one shape per file, as datasets infers one schema
     ds = datasets.load_dataset("json", data_files=_jsonl(tmp_path, rows), split="train",
                                cache_dir=str(tmp_path / "cache"))
@@ -131,7 +132,7 @@ def test_hugging_face_datasets_map(tmp_path, enc):
 
 
 def test_hugging_face_text_dataset_of_mixed_shapes(tmp_path, enc):
-    datasets = pytest.importorskip("datasets")
+    datasets = need("datasets")
     rows = records(30, seed=3)
     ds = datasets.load_dataset("text", data_files=_jsonl(tmp_path, rows), split="train",
                                cache_dir=str(tmp_path / "cache"))
@@ -141,7 +142,7 @@ def test_hugging_face_text_dataset_of_mixed_shapes(tmp_path, enc):
 
 @pytest.fixture(scope="module")
 def ray_local():
-    ray = pytest.importorskip("ray")
+    ray = need("ray")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
              configure_logging=False)
     context = ray.data.DataContext.get_current()

@@ -478,8 +478,7 @@ GOLDEN_FILES = sorted(GOLDEN.glob("*/*.txt"))
 
 @pytest.mark.parametrize("path", GOLDEN_FILES or [None], ids=lambda p: "-".join(p.parts[-2:]) if p else "none")
 def test_golden_files_have_no_errors(path):
-    if path is None:
-        pytest.skip(f"no golden files in {GOLDEN}")
+    assert path is not None, f"no golden files in {GOLDEN}: run scripts/make_golden.py"
     role = "assistant" if path.name in COMPLETIONS else None
     errors = [d.format() for d in validate_file(str(path), role=role) if d.severity == "error"]
     assert errors == []
@@ -493,7 +492,7 @@ def test_example_files_are_valid():
 
 def test_rendered_conversations_are_valid(enc):
     from harmony_grammar import RenderConversationConfig, Role
-    from harmony_grammar.cli import example_conversation
+    from harmony_grammar.example import example_conversation
 
     convo = example_conversation()
     keep = RenderConversationConfig(auto_drop_analysis=False)
