@@ -21,12 +21,12 @@ import json
 import math
 import re
 import threading
-from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedInput
 
+from harmony_grammar.format.diagnostics import Diagnostic, diagnostic
 from harmony_grammar.tools.declarations import Declarations, read_declarations
 from harmony_grammar.errors import HarmonyError
 from harmony_grammar.format.header import HeaderError, HeaderRules, ParsedHeader
@@ -44,39 +44,11 @@ _SPECIAL_SPELLING = re.compile(r"<\|[A-Za-z0-9_]+\|>")
 _TOKEN_LIST = re.compile(r"\s*\d+(?:\s+\d+)*\s*")
 
 
-@dataclass(frozen=True)
-class Diagnostic:
-    """One problem: severity, stable code, message, and where (line:column for text, token index for ids)."""
-
-    severity: str
-    code: str
-    message: str
-    line: Optional[int] = None
-    column: Optional[int] = None
-    token: Optional[int] = None
-    path: Optional[str] = None
-
-    def format(self) -> str:
-        """GCC style: ``PATH:LINE:COL: error: MESSAGE [CODE]`` (``PATH:token N:`` for token ids)."""
-        path = self.path or ("<tokens>" if self.token is not None else "<text>")
-        if self.line is not None:
-            where = f"{path}:{self.line}:{self.column}"
-        elif self.token is not None:
-            where = f"{path}:token {self.token}"
-        else:
-            where = path
-        return f"{where}: {self.severity}: {self.message} [{self.code}]"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
-
-
 class _Checks:
     """``grammar/checks.json``, compiled."""
 
     def __init__(self) -> None:
         raw = load_json("grammar", "checks.json")
-        self.diagnostics: dict[str, dict[str, str]] = raw["diagnostics"]
         self.channels_line = re.compile(raw["system"]["channels_line"], re.MULTILINE)
         self.channel_separator: str = raw["system"]["channel_separator"]
         self.developer: dict[str, str] = raw["developer"]
@@ -239,9 +211,7 @@ class _Run:
         self.saw_developer = False
 
     def report(self, code: str, pos: int, **fields: Any) -> None:
-        spec = self.checks.diagnostics[code]
-        message = spec["message"].format(**fields)
-        self.diagnostics.append(Diagnostic(spec["severity"], code, message, path=self.path, **self.source.where(pos)))
+        self.diagnostics.append(diagnostic(code, path=self.path, **self.source.where(pos), **fields))
 
     def describe(self, tok: Token) -> str:
         if tok.type == "TEXT":
