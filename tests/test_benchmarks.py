@@ -44,3 +44,26 @@ def test_runner_measures_the_same_work_on_both_sides(oss_oracle, figure):
         assert out.returncode == 0, out.stderr
         counts.append(json.loads(out.stdout.strip().splitlines()[-1])["tokens"])
     assert counts[0] == counts[1] > 500
+
+
+def test_recovery_benchmark_runs_on_tiny_inputs():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "recovery.py"), "--quick"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[0].startswith("well-formed: ") and " repairs" in lines[0]
+    assert [line.split("  ")[0] for line in lines[2:6]] == [
+        "well-formed, batch", "well-formed, per token", "malformed, batch", "malformed, per token"]
+    figures = json.loads(lines[-1])
+    assert set(figures) == {"batch_ratio", "token_ratio", "malformed_batch_s_per_token",
+                            "malformed_stream_s_per_token"}
+    assert all(v > 0 for v in figures.values())
+
+
+def test_startup_profile_runs():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "startup.py"), "--runs", "1"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[0].split() == ["phase", "ms"] and lines[-1].startswith("sum of the medians")
+    assert any(line.startswith("first render") for line in lines)

@@ -25,7 +25,9 @@ _spec.loader.exec_module(fuzz)
 def test_fuzz_slice_finds_no_problems():
     summary = fuzz.run(5000, seed=20240601)
     shown = json.dumps(summary.get("examples", {}), indent=1)[:6000]
-    assert summary["problems"] == {"escaped": 0, "disagree": 0, "slow": 0}, shown
+    assert summary["problems"] == {"escaped": 0, "disagree": 0, "slow": 0, "lost": 0, "deltas": 0,
+                                   "touched": 0}, shown
+    assert summary["recovery_runs"] == 5000
     # Both outcomes are well represented, so both paths were exercised.
     assert summary["outcomes"]["both_ok"] > 2000 and summary["outcomes"]["both_error"] > 2000
 
@@ -116,3 +118,27 @@ def test_detects_hangs(enc, stand_in):
             alarm.disarm()
     assert [p["problem"] for p in problems] == ["slow"] and problems[0]["hang"]
     assert not isinstance(fuzz.Hang(), HarmonyError)
+
+
+def test_recovery_checks_detect_lost_tokens_and_touched_input(enc, monkeypatch):
+    good = [200006, 1428, 200008, 12194, 200007]
+    assert fuzz.check_recovery(enc, good, None) == []
+    real = enc.recover_messages_from_completion_tokens
+
+    def losing(tokens, role=None):
+        found = real(tokens, role)
+        found.spans[0] = (found.spans[0][0], found.spans[0][1] - 1)
+        return found
+
+    monkeypatch.setattr(enc, "recover_messages_from_completion_tokens", losing)
+    kinds = [p["problem"] for p in fuzz.check_recovery(enc, good, None)]
+    assert kinds == ["lost", "disagree"]
+
+
+def test_recovery_checks_detect_a_raising_recovery(enc, monkeypatch):
+    def raising(tokens, role=None):
+        raise HarmonyError("boom")
+
+    monkeypatch.setattr(enc, "recover_messages_from_completion_tokens", raising)
+    problems = fuzz.check_recovery(enc, [200007], None)
+    assert [(p["problem"], p["in"]) for p in problems] == [("escaped", "recover batch")]

@@ -12,6 +12,7 @@ from harmony_grammar.cli.io import PROG, InputError, epilog
 from harmony_grammar.cli.parse import add_parse_arguments, run_parse
 from harmony_grammar.cli.render import add_example_arguments, add_render_arguments, run_example, run_render
 from harmony_grammar.cli.render_dataset import add_render_dataset_arguments, run_render_dataset
+from harmony_grammar.cli.repair import REPAIR_EXAMPLES, add_repair_arguments, run_repair
 from harmony_grammar.cli.templates import TEMPLATES_EXAMPLES, add_templates_arguments, run_templates
 from harmony_grammar.cli.validate import add_validate_arguments, run_validate
 
@@ -77,11 +78,26 @@ COMMANDS: tuple[Command, ...] = (
             f"{PROG} parse examples/transcript.txt",
             f"{PROG} render --output tokens --mode conversation | {PROG} parse -",
             f"{PROG} parse --role assistant --lenient completion.txt",
+            f"{PROG} parse --role assistant --recover completion.txt   # repair what does not parse",
         ),
         add_parse_arguments,
         run_parse,
         "exit status: 0 when parsed, 1 when the tokens do not parse (PATH: error: MESSAGE),\n"
-        "2 when the file cannot be read or is not a token list or text",
+        "2 when the file cannot be read or is not a token list or text. --recover always parses:\n"
+        "each repair goes to stderr as PATH:token N: warning: MESSAGE [CODE], then a line\n"
+        "'N messages, M repairs, K tokens dropped'",
+    ),
+    Command(
+        "repair",
+        "recover the messages of malformed model output and write them again, canonically rendered",
+        REPAIR_EXAMPLES,
+        add_repair_arguments,
+        run_repair,
+        "the output has the input's form: text, a JSON list of ids or whitespace-separated ids.\n"
+        "each repair goes to stderr as PATH:token N: warning: MESSAGE [CODE], then a line\n"
+        "'N messages, M repairs, K tokens dropped'. exit status: 0 when written, 1 when a\n"
+        "recovered message cannot be rendered (a tool's without a name: PATH: error: MESSAGE),\n"
+        "2 when IN cannot be read or OUT cannot be written, or for usage errors",
     ),
     Command(
         "render-dataset",

@@ -1,4 +1,4 @@
-"""What the commands share: reading input, reporting bad input, printing tokens, and the common options."""
+"""What the commands share: reading input, reporting bad input and repairs, writing tokens, and the common options."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ import json
 import os
 import re
 import sys
+import tempfile
+from dataclasses import replace
 from typing import Any, Optional, Sequence, TextIO
 
 from pydantic import ValidationError
 
 from harmony_grammar.engine.encoding import HarmonyEncoding, load_harmony_encoding
 from harmony_grammar.engine.parse import check_token_ids
+from harmony_grammar.engine.recover import Recovery
 from harmony_grammar.errors import HarmonyError
 from harmony_grammar.example import example_conversation
 from harmony_grammar.format.templating import DEFAULT_DIALECT, dialects
@@ -21,8 +24,9 @@ from harmony_grammar.model import Conversation, Role
 __all__ = [
     "PROG", "BUILTIN", "STDIN", "COLORS", "ROLES", "InputError",
     "describe_validation_error", "read_bytes", "decode_text", "read_conversation", "read_tokens",
-    "use_color", "colorize", "format_output", "epilog", "add_encoding_arguments", "add_role_argument",
-    "load_encoding",
+    "TOKEN_FORMS", "read_token_input", "format_tokens", "write_output", "report_recovery",
+    "use_color", "colorize", "format_output", "epilog", "add_encoding_arguments", "add_token_input_argument",
+    "add_role_argument", "load_encoding",
 ]
 
 PROG = "harmony-grammar"
@@ -99,16 +103,26 @@ def read_conversation(path: Optional[str]) -> tuple[Conversation, str]:
 _TOKEN_IDS = re.compile(r"\s*\d+(?:\s+\d+)*\s*")
 
 
+# The forms token input comes in: a JSON list of ids, whitespace-separated ids, or text.
+TOKEN_FORMS = ("json", "ids", "text")
+
+
 def read_tokens(enc: HarmonyEncoding, path: str) -> tuple[list[int], str]:
     """Token ids from ``path``: a JSON list, whitespace-separated ints, or text with literal special tokens.
 
     Text is encoded with every special token allowed; one newline at its end (as
     ``render`` prints it) is not part of the transcript.
     """
+    tokens, where, _ = read_token_input(enc, path)
+    return tokens, where
+
+
+def read_token_input(enc: HarmonyEncoding, path: str) -> tuple[list[int], str, str]:
+    """What ``read_tokens`` reads, and the form it was written in: one of ``TOKEN_FORMS``."""
     data, where = read_bytes(path)
     text = decode_text(data, where)
     if _TOKEN_IDS.fullmatch(text):
-        return [int(t) for t in text.split()], where
+        return [int(t) for t in text.split()], where, "ids"
     ids: Any = None
     if path.endswith(".json") or text.lstrip().startswith("["):
         try:
@@ -122,12 +136,12 @@ def read_tokens(enc: HarmonyEncoding, path: str) -> tuple[list[int], str]:
             raise InputError(where, f"expected a JSON list of token ids, found {_json_type(ids)}")
     if isinstance(ids, list):
         try:
-            return check_token_ids(ids), where
+            return check_token_ids(ids), where, "json"
         except HarmonyError as exc:
             raise InputError(where, str(exc)) from None
     if text.endswith("\n"):
         text = text[:-1]
-    return enc.encode(text, allowed_special="all"), where
+    return enc.encode(text, allowed_special="all"), where, "text"
 
 
 def _json_type(value: Any) -> str:
@@ -174,6 +188,59 @@ def format_output(enc: HarmonyEncoding, tokens: list[int], output: str, color: b
     return colorize(enc, tokens) if color else enc.decode_utf8(tokens)
 
 
+def format_tokens(enc: HarmonyEncoding, tokens: Sequence[int], form: str) -> str:
+    """``tokens`` written in ``form`` (one of ``TOKEN_FORMS``), ending with a newline, as ``read_tokens`` reads them."""
+    if form == "json":
+        return json.dumps(list(tokens)) + "\n"
+    if form == "ids":
+        return " ".join(map(str, tokens)) + "\n"
+    return enc.decode_utf8(list(tokens)) + "\n"
+
+
+def write_output(path: str, text: str) -> None:
+    """``text`` to ``path`` (``-`` for stdout), written to a temporary file beside it and renamed into place."""
+    if path == "-":
+        sys.stdout.write(text)
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    partial = None
+    try:
+        try:
+            mode = os.stat(path).st_mode & 0o777
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        fd, partial = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".partial", dir=folder)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+        os.chmod(partial, mode)
+        os.replace(partial, path)
+        partial = None
+    except OSError as exc:
+        raise InputError(path, f"cannot write file: {exc.strerror or exc}") from None
+    finally:
+        if partial is not None:
+            try:
+                os.unlink(partial)
+            except OSError:
+                pass
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def report_recovery(found: Recovery, where: str) -> None:
+    """Recovery's diagnostics on stderr as ``WHERE:token N: warning: MESSAGE [CODE]``, then the line
+    ``N messages, M repairs, K tokens dropped``."""
+    for d in found.diagnostics:
+        sys.stderr.write(replace(d, path=where).format() + "\n")
+    dropped = sum(end - start for start, end in found.dropped())
+    sys.stderr.write(f"{_count(len(found.messages), 'message')}, {_count(len(found.diagnostics), 'repair')}, "
+                     f"{_count(dropped, 'token')} dropped\n")
+
+
 # -- shared arguments ------------------------------------------------------
 
 
@@ -192,6 +259,15 @@ def add_encoding_arguments(parser: argparse.ArgumentParser) -> None:
         "--templates", metavar="DIR", default=None,
         help="a folder of templates that override the dialect's, file by file "
              f"(start from '{PROG} templates export DIR')",
+    )
+
+
+def add_token_input_argument(parser: argparse.ArgumentParser, metavar: str, note: str = "") -> None:
+    """The optional positional input of ``parse`` and ``repair``, read with ``read_tokens``; ``note`` ends its help."""
+    parser.add_argument(
+        "path", nargs="?", default="-", metavar=metavar,
+        help="token ids as a JSON list or whitespace-separated, or text with special tokens written "
+             "literally; '-' (the default) reads stdin" + note,
     )
 
 

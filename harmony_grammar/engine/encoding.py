@@ -31,6 +31,7 @@ from harmony_grammar.format.tokens import Tokenizer, as_token_id, load_tokenizer
 
 if TYPE_CHECKING:
     from harmony_grammar.engine.parse import Parser
+    from harmony_grammar.engine.recover import Recovery
     from harmony_grammar.engine.render import Renderer
 
 __all__ = ["HarmonyEncoding", "HarmonyEncodingName", "load_harmony_encoding"]
@@ -75,6 +76,12 @@ class HarmonyEncoding:
                                     Parser(self.tokenizer, grammar, self._header))
                 parts = self._engine
         return parts
+
+    @cached_property
+    def _structure_texts(self) -> tuple[str, ...]:
+        """The texts of <|start|> and the stop tokens (recovery ends a header at them)."""
+        tok = self.tokenizer
+        return tuple(tok.special_by_id[t] for t in sorted(tok.stop_tokens | {tok.special_id("<|start|>")}))
 
     @property
     def _renderer(self) -> "Renderer":
@@ -172,6 +179,34 @@ class HarmonyEncoding:
                 replay.process(token)
             replay.process_eos()
             raise
+
+    def recover_messages_from_completion_tokens(self, tokens: Sequence[int], role: Optional[Role] = None) -> "Recovery":
+        """Parse model output without ever raising on a list of ints, and without losing a token.
+
+        Output the strict parser accepts comes back exactly as it parses it, with no
+        diagnostics. Otherwise the rules of ``grammar/recovery.json`` repair it: every
+        token is in one message's span or in the span of a diagnostic saying it was
+        dropped. With ``role`` the tokens start after ``<|start|>ROLE``; without it,
+        a header that follows no ``<|start|>`` is read as the assistant's. See
+        :mod:`harmony_grammar.engine.recover`.
+        """
+        from harmony_grammar.engine.recover import Recovery, strict_reading_stands
+        from harmony_grammar.engine.stream import StreamableParser
+
+        ids = tokens if type(tokens) is list else list(tokens)
+        spans: list[tuple[int, int]] = []
+        try:
+            messages = self.parser.parse(ids, role, True, spans)
+        except HarmonyError:
+            pass  # not well-formed (or not all token ids): the recovering parser reads it
+        else:
+            if strict_reading_stands(messages, self._structure_texts, self.parser.header.constrain_marker):
+                return Recovery(messages, spans, [])
+        stream = StreamableParser(self, role, recover=True)
+        for token in ids:
+            stream.process(token)
+        stream.process_eos()
+        return stream.recovery()
 
     # -- tokens ------------------------------------------------------------
 

@@ -27,6 +27,8 @@ from harmony_grammar.format.tokens import MAX_TOKEN_ID, as_token_id
 from harmony_grammar.format.header import ParsedHeader
 from harmony_grammar.model import Message, Role
 from harmony_grammar.engine.parse import HasParser, header_message
+from harmony_grammar.engine.recover import RecoveringParser
+from harmony_grammar.format.diagnostics import Diagnostic
 
 __all__ = ["StreamableParser", "StreamState"]
 
@@ -42,10 +44,19 @@ class StreamState(Enum):
 _EXPECT, _HEADER, _CONTENT = StreamState.EXPECT_START, StreamState.HEADER, StreamState.CONTENT
 
 
-class StreamableParser:
-    """Incremental parser over completion tokens."""
+class StreamableParser(RecoveringParser):
+    """Incremental parser over completion tokens.
 
-    def __init__(self, encoding: HasParser, role: Optional[Role], *, strict: bool = True) -> None:
+    With ``recover=True`` it never raises on model output: well-formed output reads as
+    with ``strict=True``, and what the strict rules refuse is repaired by the rules of
+    ``grammar/recovery.json`` and reported in :attr:`diagnostics` (see
+    :mod:`harmony_grammar.engine.recover`); :attr:`spans` gives each message's tokens.
+    """
+
+    _EXPECT, _HEADER, _CONTENT = StreamState.EXPECT_START, StreamState.HEADER, StreamState.CONTENT
+
+    def __init__(self, encoding: HasParser, role: Optional[Role], *, strict: bool = True,
+                 recover: bool = False) -> None:
         parser = encoding.parser
         self._parser = parser
         self._grammar = parser.grammar
@@ -64,12 +75,19 @@ class StreamableParser:
         self._encoded_pieces = 0
         self._last_delta: Optional[str] = None
         self._in_text = False
+        self._spans: list[tuple[int, int]] = []
+        self._diagnostics: list[Diagnostic] = []
         if self._next_role is not None:
             self._state = _HEADER
             self._ip = self._grammar.interactive(self._grammar.start_symbol(True, self._strict))
         else:
             self._state = _EXPECT
             self._ip = self._grammar.interactive(self._grammar.start_symbol(False, self._strict))
+        if recover:
+            if not self._strict:
+                raise HarmonyError("recover=True reads well-formed output exactly as strict=True does; "
+                                   "it cannot be combined with strict=False")
+            self._init_recovery(self._next_role)
 
     # -- feeding -------------------------------------------------------------
 
@@ -219,6 +237,11 @@ class StreamableParser:
     def tokens(self) -> List[int]:
         """Every token processed so far."""
         return list(self._tokens)
+
+    @property
+    def last_token(self) -> Optional[int]:
+        """The id of the last token processed, as read (recovery reads a non-id integer as 4294967295)."""
+        return self._tokens[-1] if self._tokens else None
 
     def _content_token_ids(self) -> list[int]:
         """The reference's ``content_tokens``: each decoded piece re-encoded as ordinary text."""

@@ -172,7 +172,12 @@ class Grammar:
         return self.terminal_text.get(terminal) or _NAMES.get(terminal, terminal)
 
     def syntax_error(self, exc: UnexpectedInput, tokens: Sequence[int]) -> HarmonySyntaxError:
-        """Turn lark's error into one that says what was expected, what was found, and where."""
+        """Turn lark's error into one that starts with the reference's wording, then says where,
+        what was expected and what was found, e.g.::
+
+            Unexpected token 200008 while expecting start token 200006 (token 5: expected <|start|>, found <|message|>)
+            Unexpected EOS while waiting for message header to complete (token 7: expected <|message|>, found the end of the input)
+        """
         expected = sorted(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ())
         if "MESSAGE" in expected:
             expected = ["MESSAGE"]  # inside a header, only <|message|> moves on
@@ -181,15 +186,24 @@ class Grammar:
         want = " or ".join(self.describe(t) for t in expected) or "nothing more"
         token = getattr(exc, "token", None)
         if not isinstance(exc, UnexpectedToken) or token is None or token.type == "$END":
-            return HarmonySyntaxError(f"token {len(tokens)}: expected {want}, found the end of the input "
-                                "(Unexpected EOS while waiting for message header to complete)")
+            where = f"token {len(tokens)}: expected {want}, found the end of the input"
+            if expected == ["MESSAGE"]:  # the reference's wording for the input ending inside a header
+                return HarmonySyntaxError(f"Unexpected EOS while waiting for message header to complete ({where})")
+            return HarmonySyntaxError(where)
         index = token.start_pos
         found_id = tokens[index] if isinstance(index, int) and 0 <= index < len(tokens) else None
-        found = self.describe(token.type) if token.type != "TEXT" else "text"
-        return HarmonySyntaxError(
-            f"token {index}: expected {want}, found {found} (id {found_id})"
-            f"{' — a message must begin with <|start|>' if 'START' in expected and len(expected) == 1 else ''}"
-        )
+        if token.type == "TEXT":
+            outside = found_id is not None and found_id >= self.tokenizer.n_vocab
+            found = "an id outside the vocabulary" if outside else "text"
+        elif token.type == "SPECIAL":
+            found = str(token.value) or self.describe(token.type)  # its spelling, e.g. <|reserved_200013|>
+        else:
+            found = self.describe(token.type)
+        where = f"token {index}: expected {want}, found {found}"
+        if expected == ["START"] and found_id is not None:  # between messages: the reference's wording first
+            start_id = next(i for i, t in self.terminal_of.items() if t == "START")
+            return HarmonySyntaxError(f"Unexpected token {found_id} while expecting start token {start_id} ({where})")
+        return HarmonySyntaxError(f"{where} (id {found_id})")
 
 
 _lock = threading.Lock()

@@ -20,7 +20,10 @@ from harmony_grammar.errors import HarmonyError
 from harmony_grammar.model import Role
 from harmony_grammar.resources import load_json
 
-__all__ = ["ParsedHeader", "HeaderRules", "HeaderError", "ROLES"]
+__all__ = ["ParsedHeader", "HeaderRules", "HeaderError", "ROLES", "Note"]
+
+# What recovery changed: a rule of grammar/recovery.json and the fields of its diagnostic's message.
+Note = tuple[str, dict[str, Any]]
 
 ROLES = tuple(role.value for role in Role)
 
@@ -156,3 +159,87 @@ class HeaderRules:
             content_type=content_type,
             remaining=remaining,
         )
+
+    def recover(self, text: str, role: str, *, given: bool, headless: bool,
+                channels: Container[str]) -> tuple[ParsedHeader, list[Note]]:
+        """Read a header the strict rules refuse, as plausibly as possible, and say what was changed.
+
+        ``role`` is the completion's role: ``given`` when the header follows ``<|start|>ROLE``
+        (the first of a completion), else the role to use if the header names none. A
+        ``headless`` header came where ``<|start|>`` was due: its first word may be a channel in
+        ``channels`` written without ``<|channel|>``. Each note names a rule of ``grammar/recovery.json``.
+
+        >>> h = HeaderRules.load()
+        >>> h.recover("commentary to=functions.f to=functions.f <|constrain|>json", "assistant",
+        ...           given=False, headless=True, channels={"commentary"})
+        (ParsedHeader(role='assistant', name=None, recipient='functions.f', channel='commentary', content_type='<|constrain|>json', remaining=None), [('repeated_recipient', {'recipient': 'to=functions.f', 'count': 2})])
+        """
+        notes: list[Note] = []
+        channel = None
+        at = text.find(self.channel_marker)
+        if at >= 0:
+            channel, text = self._take_channel(text, at)
+            at = text.find(self.channel_marker)
+            while at >= 0:
+                extra, text = self._take_channel(text, at)
+                channel = channel or extra
+                at = text.find(self.channel_marker, at)
+            if not channel:
+                notes.append(("empty_channel", {}))
+                channel = None
+        text = text.strip(_WHITE_SPACE)
+        if self.constrain_marker in text:
+            text = text.replace(self.constrain_marker, " " + self.constrain_marker).strip(_WHITE_SPACE)
+        parts = [p for p in _ASCII_WHITESPACE.split(text) if p]
+        name = None
+        if headless and channel is None and parts and parts[0] in channels:
+            channel = parts.pop(0)
+        if parts and parts[0] in ROLES and not given:
+            role = parts.pop(0)
+            if role == "tool":
+                name = role  # as the strict rules name a tool message whose first word is "tool"
+        elif not parts and not given and not headless:
+            notes.append(("unknown_role", {"word": "", "role": role}))
+        elif parts and not given and not headless and not parts[0].startswith(
+                (self.recipient_prefix, self.constrain_marker)):
+            if len(parts) > 1 and any(p.startswith(self.recipient_prefix) for p in parts[1:]):
+                role, name = "tool", parts.pop(0)
+            else:
+                word = parts.pop(0)
+                if channel is None and word in channels:
+                    channel = word
+                notes.append(("unknown_role", {"word": word, "role": role}))
+        if parts and parts[0] == role:
+            parts.pop(0)
+        recipients = [p for p in parts if p.startswith(self.recipient_prefix)]
+        constrained = [p for p in parts if p.startswith(self.constrain_marker)]
+        first_to = parts.index(recipients[0]) if recipients else len(parts)
+        after = [p for p in parts[first_to + 1:] if p not in recipients and p not in constrained]
+        others = [p for p in parts if p not in recipients and p not in constrained]
+        recipient = content_type = None
+        if recipients:
+            recipient = recipients[0][len(self.recipient_prefix):]
+            if all(r == recipients[0] for r in recipients[1:]) and len(recipients) > 1:
+                notes.append(("repeated_recipient", {"recipient": recipients[0], "count": len(recipients)}))
+            elif len(recipients) > 1:
+                rest = [r for r in recipients[1:] if r != recipients[0]]
+                notes.append(("second_recipient", {"recipient": recipients[0], "others": ", ".join(map(repr, rest))}))
+        if constrained:
+            content_type = constrained[0]
+            others += constrained[1:]
+        elif after:
+            content_type = after[0]  # a plain word after the recipient, as the strict rules read "to=x json"
+            others.remove(after[0])
+        if others:
+            notes.append(("leftover_words", {"words": " ".join(others)}))
+        return ParsedHeader(role=role, name=name, recipient=recipient, channel=channel,
+                            content_type=content_type), notes
+
+    def constrain_misread(self, parsed: ParsedHeader) -> tuple[ParsedHeader, list[Note]]:
+        """The strict rules read a lone ``<|constrain|>`` word as the recipient; recovery reads it as the content type."""
+        if parsed.recipient is None or not parsed.recipient.startswith(self.constrain_marker):
+            return parsed, []
+        word = parsed.recipient
+        fixed = ParsedHeader(parsed.role, parsed.name, None, parsed.channel, parsed.content_type or word,
+                             parsed.remaining)
+        return fixed, [("constrain_word", {"word": word})]

@@ -29,7 +29,7 @@ from harmony_grammar.errors import HarmonyError
 from harmony_grammar.resources import data_dir, load_json
 
 __all__ = ["SpecialToken", "TokenTable", "Tokenizer", "load_tokenizer", "bundled_vocabulary", "tiktoken_file", "VOCAB_ENV_VAR", "MAX_TOKEN_ID",
-           "as_token_id", "as_token_ids"]
+           "as_token_id", "as_token_ids", "utf8_error_text"]
 
 VOCAB_ENV_VAR = "TIKTOKEN_ENCODINGS_BASE"
 
@@ -276,14 +276,43 @@ class Tokenizer:
         return self._core.decode_bytes(ids)
 
     def decode_utf8(self, tokens: Sequence[int]) -> str:
-        """Decode ``tokens`` to text, raising ``HarmonyError`` on invalid UTF-8."""
-        data = self.decode_bytes(tokens)
+        """Decode ``tokens`` to text, raising ``HarmonyError`` on invalid UTF-8.
+
+        Errors start with the reference's wording ("Could not decode tokens: ..."), then name the token.
+        """
+        try:
+            data = self.decode_bytes(tokens)
+        except HarmonyError as exc:
+            if str(exc).startswith("Invalid token for decoding: "):
+                raise HarmonyError(f"Could not decode tokens: Invalid token error: {exc}") from None
+            raise
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as exc:
+            ids = self.check_tokens(tokens)
+            index, offset = 0, 0
+            while index < len(ids) and offset + len(self.token_bytes[ids[index]]) <= exc.start:
+                offset += len(self.token_bytes[ids[index]])
+                index += 1
             raise HarmonyError(
-                f"Invalid utf-8: the tokens do not decode to UTF-8 text (bad byte at offset {exc.start})"
+                f"Could not decode tokens: Invalid utf-8 sequence: {utf8_error_text(exc)} "
+                f"(token {index}: the tokens do not decode to UTF-8 text; bad byte at offset {exc.start})"
             ) from None
+
+
+def utf8_error_text(exc: UnicodeDecodeError) -> str:
+    r"""Python's UTF-8 decoding error as Rust's ``Utf8Error`` displays it (both follow the same
+    "maximal subpart" rule, so the lengths agree)::
+
+        >>> try:
+        ...     b"ab\xe2\x82".decode("utf-8")
+        ... except UnicodeDecodeError as exc:
+        ...     print(utf8_error_text(exc))
+        incomplete utf-8 byte sequence from index 2
+    """
+    if exc.reason == "unexpected end of data":
+        return f"incomplete utf-8 byte sequence from index {exc.start}"
+    return f"invalid utf-8 sequence of {exc.end - exc.start} bytes from index {exc.start}"
 
 
 # Token ids are unsigned 32-bit, as in the reference; larger or negative ids are errors.

@@ -42,6 +42,7 @@ __all__ = ["Diagnostic", "validate", "validate_file", "CHECKS"]
 _SYSTEM, _DEVELOPER, _ASSISTANT, _TOOL = Role.SYSTEM.value, Role.DEVELOPER.value, Role.ASSISTANT.value, Role.TOOL.value
 _SPECIAL_SPELLING = re.compile(r"<\|[A-Za-z0-9_]+\|>")
 _TOKEN_LIST = re.compile(r"\s*\d+(?:\s+\d+)*\s*")
+_AT_END = "the end of the input (the message starting here has no <|message|>)"
 
 
 class _Checks:
@@ -213,6 +214,11 @@ class _Run:
     def report(self, code: str, pos: int, **fields: Any) -> None:
         self.diagnostics.append(diagnostic(code, path=self.path, **self.source.where(pos), **fields))
 
+    def place(self, pos: int) -> str:
+        """A position as a message quotes it: ``LINE:COLUMN`` for text, ``token N`` for token ids."""
+        where = self.source.where(pos)
+        return f"{where['line']}:{where['column']}" if "line" in where else f"token {where['token']}"
+
     def describe(self, tok: Token) -> str:
         if tok.type == "TEXT":
             snippet = self.source.text(tok.start_pos, min(tok.end_pos, tok.start_pos + 40))
@@ -237,27 +243,41 @@ class _Run:
         return inner is not None
 
     def prompt(self, start: Token, header: list[Token]) -> None:
-        """A last ``<|start|>ROLE`` waiting for the model: its header must still read."""
+        """A last ``<|start|>ROLE`` waiting for the model: its header must read and hold the role alone.
+
+        ``render_conversation_for_completion`` leaves exactly ``<|start|>ROLE``; anything more (a channel,
+        a recipient, a content type) is a header cut off before its ``<|message|>``.
+        """
         self._before_message()
         if self._start_inside(header, "H005"):
             return
         h_start = header[0].start_pos if header else start.end_pos
         h_end = header[-1].end_pos if header else h_start
-        self._header(h_start, h_end, None)
+        parsed = self._header(h_start, h_end, None)
+        if parsed is None:
+            return
+        word = self.source.header_text(h_start, h_end) or ""
+        if h_end == self.source.end() and word.endswith("\n") and isinstance(self.source, _TextSource):
+            word = word[:-1]  # one newline at the end of a text file is not part of the transcript
+        if word not in (parsed.role, parsed.name):
+            self.report("H002", start.start_pos, found=_AT_END)
 
     def message(self, start: Optional[Token], header: list[Token], msg: Token, content: list[Token],
                 stop: Optional[Token], first: bool) -> None:
         self._before_message()
         self.messages += 1
+        if stop is None and start is not None and self.role is None:
+            # The input ends inside the last message's content. A completion (role given) is model
+            # output, which may be cut off mid-message (the reference's own test data is), so only
+            # a transcript must end every message.
+            self.report("E005", start.start_pos, where=self.place(start.start_pos))
         h_start = header[0].start_pos if header else msg.start_pos
         if self._start_inside(header, "H005"):
             return
         inner = next((t for t in content if t.type == "START"), None)
         if inner is not None:
             opened = start.start_pos if start is not None else 0
-            where = self.source.where(opened)
-            self.report("E004", inner.start_pos, where=f"{where['line']}:{where['column']}" if "line" in where
-                        else f"token {where['token']}")
+            self.report("E004", inner.start_pos, where=self.place(opened))
         parsed = self._header(h_start, msg.start_pos, self.role if first else None)
         if parsed is None:
             return
@@ -382,7 +402,7 @@ class _Run:
                 parser.feed_eof()
             except UnexpectedInput:
                 where = self.last_start if self.last_start is not None else 0
-                self.report("H002", where, found="the end of the input (the message starting here has no <|message|>)")
+                self.report("H002", where, found=_AT_END)
         finally:
             _run.reset(context)
         return self.diagnostics

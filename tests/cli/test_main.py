@@ -55,7 +55,7 @@ def test_one_module_per_command_each_saying_its_job_in_one_line():
     import harmony_grammar.cli as cli
 
     names = [m.name for m in pkgutil.iter_modules(cli.__path__)]
-    assert sorted(names) == ["io", "parse", "render", "render_dataset", "templates", "validate"]
+    assert sorted(names) == ["io", "parse", "render", "render_dataset", "repair", "templates", "validate"]
     for module in [cli] + [importlib.import_module(f"harmony_grammar.cli.{name}") for name in names]:
         doc = (module.__doc__ or "").strip()
         assert doc and "\n" not in doc, module.__name__
@@ -106,12 +106,15 @@ def test_console_script(tmp_path):
 # -- the README's command examples -------------------------------------------
 
 
-# A one-line ```sh block with a harmony-grammar command, a paragraph, then a ```text or ```json block: what it prints.
+# A one-line ```sh block with a harmony-grammar command (perhaps reading stdin from an
+# `echo '...' |`), a paragraph, then a ```text or ```json block: what it prints (stdout, then stderr).
 README_COMMAND = re.compile(
-    r"```sh\n(harmony-grammar [^\n]*)\n```\n\n((?:(?!```).)*?)\n\n```(?:text|json)\n(.*?)```\n", re.S)
+    r"```sh\n((?:echo '[^'\n]*' \| )?harmony-grammar [^\n]*)\n```\n\n((?:(?!```).)*?)\n\n```(?:text|json)\n(.*?)```\n",
+    re.S)
 
 
 def test_readme_commands_print_what_it_says(capsys, monkeypatch):
+    import io
     import shlex
 
     text = README.read_text(encoding="utf-8")
@@ -122,10 +125,17 @@ def test_readme_commands_print_what_it_says(capsys, monkeypatch):
         "harmony-grammar validate examples/transcript.txt examples/broken.txt",
         "harmony-grammar validate --format json examples/transcript.txt",
         "harmony-grammar parse --role assistant examples/completion.json",
+        "echo '<|channel|>final<|message|>Hi<|end|><|return|>' | harmony-grammar parse --recover --role assistant",
+        "echo '<|channel|>analysis<|message|>think<|call|>commentary to=functions.get_weather <|constrain|>json"
+        "<|message|>{\"city\":\"Paris\"}<|call|>' | harmony-grammar repair --role assistant",
     ]
     monkeypatch.chdir(ROOT)
     for command, said, printed in examples:
-        code, out, err = run(capsys, *shlex.split(command)[1:])
+        words = shlex.split(command)
+        if words[0] == "echo":
+            monkeypatch.setattr(sys, "stdin", io.StringIO(words[1] + "\n"))
+            words = words[words.index("|") + 1:]
+        code, out, err = run(capsys, *words[1:])
         assert out + err == printed, command
         status = re.search(r"exit status (\d)", said)
         assert code == (int(status.group(1)) if status else 0), command

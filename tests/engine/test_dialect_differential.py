@@ -1,5 +1,8 @@
 """Differential tests for dialect="openai-harmony" against openai-harmony 0.0.8 in its own environment.
 
+Parse and stream errors must match in where they happen and in wording: our
+message starts with the reference's exact text.
+
 openai-harmony downloads its vocabulary unless TIKTOKEN_ENCODINGS_BASE names a
 folder holding o200k_base.tiktoken; tests/reference.py writes the bundled copy
 to a temporary folder for it.
@@ -30,8 +33,21 @@ def _outcome(result: dict) -> object:
     return result
 
 
+def _messages(result: dict) -> list[str]:
+    """The error messages in a result: a call's, or a stream's (at most one, on its last step)."""
+    return [s["message"] for s in result.get("steps", [result]) if "error" in s]
+
+
 def _check(cases: list[dict], ours: list, theirs: list) -> None:
-    bad = [(c, a, b) for c, a, b in zip(cases, ours, theirs) if _outcome(a) != _outcome(b)]
+    """Same outcomes (for a stream: after every token, the error raised by the same token); for
+    parsing, our error message starts with the reference's exact text."""
+    def differ(case: dict, a: dict, b: dict) -> bool:
+        if _outcome(a) != _outcome(b):
+            return True
+        pairs = zip(_messages(a), _messages(b)) if case["op"] in ("parse", "stream") else ()
+        return not all(mine.startswith(ref) for mine, ref in pairs)
+
+    bad = [(c, a, b) for c, a, b in zip(cases, ours, theirs) if differ(c, a, b)]
     detail = "\n".join(f"case {json.dumps(c)[:2000]}\n  ours: {json.dumps(a)[:800]}\n  reference: {json.dumps(b)[:800]}"
                        for c, a, b in bad[:3])
     assert not bad, f"{len(bad)} of {len(cases)} differ:\n{detail}"

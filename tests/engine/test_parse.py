@@ -2,9 +2,9 @@
 
 Every expected message list is oss-harmony 0.0.11's output for the same token
 ids (built with ``enc.encode(text, allowed_special="all")``). Where the
-reference raises, we raise ``HarmonyError`` at the same input; our messages are
-more precise (they name the token index or the header span) and carry the
-reference's wording, which is noted beside each case. Two deliberate
+reference raises, we raise ``HarmonyError`` at the same input; our messages start
+with the reference's exact wording, noted beside each case, then name the token
+index or the header span in parentheses. Two deliberate
 differences: ids below 0 or above 2**32-1 raise ``HarmonyError`` (the reference
 raises ``OverflowError``) and non-integer ids raise ``HarmonyError`` (the
 reference raises ``TypeError``). Bools are integers, as in the reference.
@@ -99,46 +99,46 @@ def test_parse_matches_reference(enc, name, x, role, strict, expected):
 # (name, text or token ids, role, strict, our message, the reference's message)
 ERRORS = [
     ('truncated_header', '<|start|>assistant<|channel|>fin', None, True,
-     'token 4: expected <|message|>, found the end of the input (Unexpected EOS while waiting for message header to complete)',
+     'Unexpected EOS while waiting for message header to complete (token 4: expected <|message|>, found the end of the input)',
      'Unexpected EOS while waiting for message header to complete'),
     ('truncated_after_start', '<|start|>', None, True,
-     'token 1: expected <|message|>, found the end of the input (Unexpected EOS while waiting for message header to complete)',
+     'Unexpected EOS while waiting for message header to complete (token 1: expected <|message|>, found the end of the input)',
      'Unexpected EOS while waiting for message header to complete'),
     ('stop_in_header_strict', '<|start|>assistant<|end|><|start|>user<|message|>hi<|end|>', None, True,
-     "message header at tokens 1..5 ('assistant<|end|><|start|>user'): Unknown role: assistant<|end|><|start|>user",
+     "Unknown role: assistant<|end|><|start|>user (message header at tokens 1..5: 'assistant<|end|><|start|>user')",
      'Unknown role: assistant<|end|><|start|>user'),
     ('text_before_start', 'hi<|start|>user<|message|>x<|end|>', None, True,
-     'token 0: expected <|start|>, found text (id 3686) — a message must begin with <|start|>',
+     'Unexpected token 3686 while expecting start token 200006 (token 0: expected <|start|>, found text)',
      'Unexpected token 3686 while expecting start token 200006'),
     ('text_between', '<|start|>user<|message|>x<|end|>hi', None, True,
-     'token 5: expected <|start|>, found text (id 3686) — a message must begin with <|start|>',
+     'Unexpected token 3686 while expecting start token 200006 (token 5: expected <|start|>, found text)',
      'Unexpected token 3686 while expecting start token 200006'),
     ('message_first', '<|message|>x<|end|>', None, True,
-     'token 0: expected <|start|>, found <|message|> (id 200008) — a message must begin with <|start|>',
+     'Unexpected token 200008 while expecting start token 200006 (token 0: expected <|start|>, found <|message|>)',
      'Unexpected token 200008 while expecting start token 200006'),
     ('role_empty_input', '', 'assistant', True,
-     'token 0: expected <|message|>, found the end of the input (Unexpected EOS while waiting for message header to complete)',
+     'Unexpected EOS while waiting for message header to complete (token 0: expected <|message|>, found the end of the input)',
      'Unexpected EOS while waiting for message header to complete'),
     ('role_tolerant_eos_in_header', '<|channel|>final', 'assistant', False,
-     'token 2: expected <|message|>, found the end of the input (Unexpected EOS while waiting for message header to complete)',
+     'Unexpected EOS while waiting for message header to complete (token 2: expected <|message|>, found the end of the input)',
      'Unexpected EOS while waiting for message header to complete'),
     ('role_tolerant_header_error', '<|channel|><|end|><|start|>user<|message|>hi<|end|>', 'assistant', False,
-     "message header at tokens 0..1 ('<|channel|>'): channel marker present but no channel value found in header",
+     "channel marker present but no channel value found in header (message header at tokens 0..1: '<|channel|>')",
      'channel marker present but no channel value found in header'),
     ('header_unknown_role', '<|start|>robot<|message|>x<|end|>', None, True,
-     "message header at tokens 1..2 ('robot'): Unknown role: robot",
+     "Unknown role: robot (message header at tokens 1..2: 'robot')",
      'Unknown role: robot'),
     ('header_no_role', '<|start|><|channel|>final<|message|>x<|end|>', None, True,
-     "message header at tokens 1..3 ('<|channel|>final'): message header did not contain a role",
+     "message header did not contain a role (message header at tokens 1..3: '<|channel|>final')",
      'message header did not contain a role'),
     ('header_remaining', '<|start|>assistant to=a b c<|message|>x<|end|>', None, True,
-     "message header at tokens 1..6 ('assistant to=a b c'): unexpected tokens remaining in message header: 'to=a'",
+     'unexpected tokens remaining in message header: Some("to=a") (message header at tokens 1..6: \'assistant to=a b c\')',
      'unexpected tokens remaining in message header: Some("to=a")'),
     ('header_empty_channel', '<|start|>assistant<|channel|><|message|>x<|end|>', None, True,
-     "message header at tokens 1..3 ('assistant<|channel|>'): channel marker present but no channel value found in header",
+     "channel marker present but no channel value found in header (message header at tokens 1..3: 'assistant<|channel|>')",
      'channel marker present but no channel value found in header'),
     ('header_invalid_utf8', [200006, 173781, 187, 200008, 87, 200007], None, True,
-     'tokens 1..3: the message header is not valid UTF-8 (could not decode header; bad byte at offset 9)',
+     'could not decode header (tokens 1..3: the message header is not valid UTF-8; bad byte at offset 9)',
      'could not decode header'),
 ]
 
@@ -148,6 +148,7 @@ def test_parse_errors(enc, name, x, role, strict, message, ref_message):
     with pytest.raises(HarmonyError) as info:
         parse(enc, x, role, strict)
     assert str(info.value) == message
+    assert message.startswith(ref_message)  # the reference's exact text first
 
 
 def test_header_errors_are_header_errors(enc):
@@ -270,19 +271,22 @@ def test_last_reserved_id_is_a_special_token_in_content(enc):
 @pytest.mark.parametrize("tokens, message", [
     # reference: "could not decode header"
     ([200006, 173781, 201089, 200008, 12194, 200007],
-     "token 2: id 201089 in a message header is not in the vocabulary (could not decode header)"),
+     "could not decode header (token 2: id 201089 in a message header is not in the vocabulary, which has ids 0..201088)"),
     ([200006, 250000, 200008, 12194, 200007],
-     "token 1: id 250000 in a message header is not in the vocabulary (could not decode header)"),
+     "could not decode header (token 1: id 250000 in a message header is not in the vocabulary, which has ids 0..201088)"),
     ([200006, 173781, 2**32 - 1, 200008, 12194, 200007],
-     "token 2: id 4294967295 in a message header is not in the vocabulary (could not decode header)"),
+     "could not decode header (token 2: id 4294967295 in a message header is not in the vocabulary, "
+     "which has ids 0..201088)"),
     # reference: "Unexpected token 201089 while expecting start token 200006"
     (HEAD + [12194, 200007, 201089],
-     "token 7: expected <|start|>, found text (id 201089) — a message must begin with <|start|>"),
+     "Unexpected token 201089 while expecting start token 200006 "
+     "(token 7: expected <|start|>, found an id outside the vocabulary)"),
     ([201089] + HEAD + [12194, 200007],
-     "token 0: expected <|start|>, found text (id 201089) — a message must begin with <|start|>"),
+     "Unexpected token 201089 while expecting start token 200006 "
+     "(token 0: expected <|start|>, found an id outside the vocabulary)"),
     # reference: "Unexpected token 200013 while expecting start token 200006"
     (HEAD + [12194, 200007, 200013],
-     "token 7: expected <|start|>, found a reserved special token (id 200013) — a message must begin with <|start|>"),
+     "Unexpected token 200013 while expecting start token 200006 (token 7: expected <|start|>, found <|reserved_200013|>)"),
 ])
 def test_ids_past_the_vocabulary_outside_content_are_errors(enc, tokens, message):
     with pytest.raises(HarmonyError) as info:
@@ -294,8 +298,8 @@ def test_reserved_token_in_header_is_header_text(enc):
     # reference: "Unknown role: assistant<|reserved_200013|>"
     with pytest.raises(HeaderError) as info:
         enc.parse_messages_from_completion_tokens([200006, 173781, 200013, 200008, 12194, 200007])
-    assert str(info.value) == ("message header at tokens 1..3 ('assistant<|reserved_200013|>'): "
-                               "Unknown role: assistant<|reserved_200013|>")
+    assert str(info.value) == ("Unknown role: assistant<|reserved_200013|> "
+                               "(message header at tokens 1..3: 'assistant<|reserved_200013|>')")
 
 
 # -- the first error in token order is the one reported ---------------------------------------------
@@ -330,7 +334,7 @@ ROUND_TRIPS = [
      [{'role': 'user', 'name': None, 'content': [{'type': 'text', 'text': 'What is 2 + 2?'}]}]),
     ({'role': 'user', 'name': 'alice', 'content': [{'type': 'text', 'text': 'Hi'}]},
      [200006, 1428, 25, 148206, 200008, 12194, 200007],
-     ('error', "message header at tokens 1..4 ('user:alice'): Unknown role: user:alice")),
+     ('error', "Unknown role: user:alice (message header at tokens 1..4: 'user:alice')")),
     ({'role': 'assistant', 'content': [{'type': 'text', 'text': 'plain'}]},
      [200006, 173781, 200008, 26330, 200007],
      [{'role': 'assistant', 'name': None, 'content': [{'type': 'text', 'text': 'plain'}]}]),
@@ -360,10 +364,10 @@ ROUND_TRIPS = [
      [{'role': 'tool', 'name': 'functions.get_weather', 'content': [{'type': 'text', 'text': '{"temp": 20}'}], 'channel': 'commentary', 'recipient': 'assistant'}]),
     ({'role': 'tool', 'name': 'browser.search', 'channel': 'commentary', 'content': [{'type': 'text', 'text': 'results'}]},
      [200006, 46071, 16718, 200005, 12606, 815, 200008, 16570, 200007],
-     ('error', "message header at tokens 1..6 ('browser.search<|channel|>commentary'): Unknown role: browser.search")),
+     ('error', "Unknown role: browser.search (message header at tokens 1..6: 'browser.search<|channel|>commentary')")),
     ({'role': 'tool', 'name': 'python', 'content': [{'type': 'text', 'text': '1'}]},
      [200006, 29010, 200008, 16, 200007],
-     ('error', "message header at tokens 1..2 ('python'): Unknown role: python")),
+     ('error', "Unknown role: python (message header at tokens 1..2: 'python')")),
     ({'role': 'user', 'content': [{'type': 'text', 'text': 'a'}, {'type': 'text', 'text': 'b'}]},
      [200006, 1428, 200008, 64, 65, 200007],
      [{'role': 'user', 'name': None, 'content': [{'type': 'text', 'text': 'ab'}]}]),
@@ -422,5 +426,5 @@ def test_render_for_completion_then_parse_the_completion(enc):
     # The prompt alone ends inside a header (reference: "Unexpected EOS while waiting for message header to complete").
     with pytest.raises(HarmonyError) as info:
         enc.parse_messages_from_completion_tokens(prompt, None)
-    assert str(info.value) == ("token 7: expected <|message|>, found the end of the input "
-                               "(Unexpected EOS while waiting for message header to complete)")
+    assert str(info.value) == ("Unexpected EOS while waiting for message header to complete "
+                               "(token 7: expected <|message|>, found the end of the input)")

@@ -162,7 +162,7 @@ TRAJECTORIES = {
         (200005, 'Header', 'assistant', None, None, None, '', None, HDR([200005]), 1, None, None),
         (17196, 'Header', 'assistant', None, None, None, '', None, HDR([200005, 17196]), 2, None, None),
         # reference: HarmonyError: Unexpected EOS while waiting for message header to complete
-        (EOS, 'Header', 'assistant', None, None, None, '', None, HDR([200005, 17196]), 2, None, 'token 2: expected <|message|>, found the end of the input (Unexpected EOS while waiting for message header to complete)'),
+        (EOS, 'Header', 'assistant', None, None, None, '', None, HDR([200005, 17196]), 2, None, 'Unexpected EOS while waiting for message header to complete (token 2: expected <|message|>, found the end of the input)'),
         (200008, 'Content', 'assistant', 'final', None, None, '', None, CON(hdr('assistant', None, 'final', None), []), 3, None, None),
         (525, 'Content', 'assistant', 'final', None, None, 'ok', 'ok', CON(hdr('assistant', None, 'final', None), [525]), 4, None, None),
         (200007, 'ExpectStart', None, None, None, None, '', None, EXPECT, 5, [{'role': 'assistant', 'name': None, 'content': [{'type': 'text', 'text': 'ok'}], 'channel': 'final'}], None),
@@ -173,9 +173,9 @@ TRAJECTORIES = {
         (200006, 'Header', None, None, None, None, '', None, HDR([]), 1, None, None),
         (1428, 'Header', None, None, None, None, '', None, HDR([1428]), 2, None, None),
         # reference: HarmonyError: Unexpected EOS while waiting for message header to complete
-        (EOS, 'Header', None, None, None, None, '', None, HDR([1428]), 2, None, 'token 2: expected <|message|>, found the end of the input (Unexpected EOS while waiting for message header to complete)'),
+        (EOS, 'Header', None, None, None, None, '', None, HDR([1428]), 2, None, 'Unexpected EOS while waiting for message header to complete (token 2: expected <|message|>, found the end of the input)'),
         # reference: HarmonyError: Unexpected EOS while waiting for message header to complete
-        (EOS, 'Header', None, None, None, None, '', None, HDR([1428]), 2, None, 'token 2: expected <|message|>, found the end of the input (Unexpected EOS while waiting for message header to complete)'),
+        (EOS, 'Header', None, None, None, None, '', None, HDR([1428]), 2, None, 'Unexpected EOS while waiting for message header to complete (token 2: expected <|message|>, found the end of the input)'),
         (200008, 'Content', 'user', None, None, None, '', None, CON(hdr('user', None, None, None), []), 3, None, None),
         (525, 'Content', 'user', None, None, None, 'ok', 'ok', CON(hdr('user', None, None, None), [525]), 4, None, None),
         (200007, 'ExpectStart', None, None, None, None, '', None, EXPECT, 5, [{'role': 'user', 'name': None, 'content': [{'type': 'text', 'text': 'ok'}]}], None),
@@ -195,15 +195,15 @@ TRAJECTORIES = {
     # tokens that cannot start a message raise but leave the parser usable (and are recorded)
     'expectstart_error': (None, True, [
         # reference: HarmonyError: Unexpected token 3686 while expecting start token 200006
-        (3686, 'ExpectStart', None, None, None, None, '', None, EXPECT, 1, None, 'token 0: expected <|start|>, found text (id 3686) — a message must begin with <|start|>'),
+        (3686, 'ExpectStart', None, None, None, None, '', None, EXPECT, 1, None, 'Unexpected token 3686 while expecting start token 200006 (token 0: expected <|start|>, found text)'),
         # reference: HarmonyError: Unexpected token 200007 while expecting start token 200006
-        (200007, 'ExpectStart', None, None, None, None, '', None, EXPECT, 2, None, 'token 1: expected <|start|>, found <|end|> (id 200007) — a message must begin with <|start|>'),
+        (200007, 'ExpectStart', None, None, None, None, '', None, EXPECT, 2, None, 'Unexpected token 200007 while expecting start token 200006 (token 1: expected <|start|>, found <|end|>)'),
         # reference: HarmonyError: Unexpected token 200008 while expecting start token 200006
-        (200008, 'ExpectStart', None, None, None, None, '', None, EXPECT, 3, None, 'token 2: expected <|start|>, found <|message|> (id 200008) — a message must begin with <|start|>'),
+        (200008, 'ExpectStart', None, None, None, None, '', None, EXPECT, 3, None, 'Unexpected token 200008 while expecting start token 200006 (token 2: expected <|start|>, found <|message|>)'),
         # reference: HarmonyError: Unexpected token 201089 while expecting start token 200006
-        (201089, 'ExpectStart', None, None, None, None, '', None, EXPECT, 4, None, 'token 3: expected <|start|>, found text (id 201089) — a message must begin with <|start|>'),
+        (201089, 'ExpectStart', None, None, None, None, '', None, EXPECT, 4, None, 'Unexpected token 201089 while expecting start token 200006 (token 3: expected <|start|>, found an id outside the vocabulary)'),
         # reference: HarmonyError: Unexpected token 200013 while expecting start token 200006
-        (200013, 'ExpectStart', None, None, None, None, '', None, EXPECT, 5, None, 'token 4: expected <|start|>, found a reserved special token (id 200013) — a message must begin with <|start|>'),
+        (200013, 'ExpectStart', None, None, None, None, '', None, EXPECT, 5, None, 'Unexpected token 200013 while expecting start token 200006 (token 4: expected <|start|>, found <|reserved_200013|>)'),
         (200006, 'Header', None, None, None, None, '', None, HDR([]), 6, None, None),
         (1428, 'Header', None, None, None, None, '', None, HDR([1428]), 7, None, None),
         (200008, 'Content', 'user', None, None, None, '', None, CON(hdr('user', None, None, None), []), 8, None, None),
@@ -216,9 +216,9 @@ TRAJECTORIES = {
     'header_error_keeps_role': ('assistant', True, [
         (200005, 'Header', 'assistant', None, None, None, '', None, HDR([200005]), 1, None, None),
         # reference: HarmonyError: channel marker present but no channel value found in header
-        (200008, 'ExpectStart', 'assistant', None, None, None, '', None, EXPECT, 2, None, "message header at tokens 0..1 ('<|channel|>'): channel marker present but no channel value found in header"),
+        (200008, 'ExpectStart', 'assistant', None, None, None, '', None, EXPECT, 2, None, "channel marker present but no channel value found in header (message header at tokens 0..1: '<|channel|>')"),
         # reference: HarmonyError: Unexpected token 8229 while expecting start token 200006
-        (8229, 'ExpectStart', 'assistant', None, None, None, '', None, EXPECT, 3, None, 'token 2: expected <|start|>, found text (id 8229) — a message must begin with <|start|>'),
+        (8229, 'ExpectStart', 'assistant', None, None, None, '', None, EXPECT, 3, None, 'Unexpected token 8229 while expecting start token 200006 (token 2: expected <|start|>, found text)'),
         (200006, 'Header', 'assistant', None, None, None, '', None, HDR([]), 4, None, None),
         (1428, 'Header', 'assistant', None, None, None, '', None, HDR([1428]), 5, None, None),
         (200008, 'Content', 'assistant', None, 'user', None, '', None, CON(hdr('assistant', 'user', None, None), []), 6, None, None),
@@ -235,11 +235,11 @@ TRAJECTORIES = {
         (200006, 'Header', None, None, None, None, '', None, HDR([]), 1, None, None),
         (91655, 'Header', None, None, None, None, '', None, HDR([91655]), 2, None, None),
         # reference: HarmonyError: Unknown role: Assistant
-        (200008, 'ExpectStart', None, None, None, None, '', None, EXPECT, 3, None, "message header at tokens 1..2 ('Assistant'): Unknown role: Assistant"),
+        (200008, 'ExpectStart', None, None, None, None, '', None, EXPECT, 3, None, "Unknown role: Assistant (message header at tokens 1..2: 'Assistant')"),
         # reference: HarmonyError: Unexpected token 87 while expecting start token 200006
-        (87, 'ExpectStart', None, None, None, None, '', None, EXPECT, 4, None, 'token 3: expected <|start|>, found text (id 87) — a message must begin with <|start|>'),
+        (87, 'ExpectStart', None, None, None, None, '', None, EXPECT, 4, None, 'Unexpected token 87 while expecting start token 200006 (token 3: expected <|start|>, found text)'),
         # reference: HarmonyError: Unexpected token 200007 while expecting start token 200006
-        (200007, 'ExpectStart', None, None, None, None, '', None, EXPECT, 5, None, 'token 4: expected <|start|>, found <|end|> (id 200007) — a message must begin with <|start|>'),
+        (200007, 'ExpectStart', None, None, None, None, '', None, EXPECT, 5, None, 'Unexpected token 200007 while expecting start token 200006 (token 4: expected <|start|>, found <|end|>)'),
         (200006, 'Header', None, None, None, None, '', None, HDR([]), 6, None, None),
         (173781, 'Header', None, None, None, None, '', None, HDR([173781]), 7, None, None),
         (200008, 'Content', 'assistant', None, None, None, '', None, CON(hdr('assistant', None, None, None), []), 8, None, None),
@@ -254,11 +254,11 @@ TRAJECTORIES = {
         (287, 'Header', None, None, None, None, '', None, HDR([173781, 261, 287]), 4, None, None),
         (274, 'Header', None, None, None, None, '', None, HDR([173781, 261, 287, 274]), 5, None, None),
         # reference: HarmonyError: unexpected tokens remaining in message header: Some("a")
-        (200008, 'ExpectStart', None, None, None, None, '', None, EXPECT, 6, None, "message header at tokens 1..5 ('assistant a b c'): unexpected tokens remaining in message header: 'a'"),
+        (200008, 'ExpectStart', None, None, None, None, '', None, EXPECT, 6, None, 'unexpected tokens remaining in message header: Some("a") (message header at tokens 1..5: \'assistant a b c\')'),
         # reference: HarmonyError: Unexpected token 87 while expecting start token 200006
-        (87, 'ExpectStart', None, None, None, None, '', None, EXPECT, 7, None, 'token 6: expected <|start|>, found text (id 87) — a message must begin with <|start|>'),
+        (87, 'ExpectStart', None, None, None, None, '', None, EXPECT, 7, None, 'Unexpected token 87 while expecting start token 200006 (token 6: expected <|start|>, found text)'),
         # reference: HarmonyError: Unexpected token 200007 while expecting start token 200006
-        (200007, 'ExpectStart', None, None, None, None, '', None, EXPECT, 8, None, 'token 7: expected <|start|>, found <|end|> (id 200007) — a message must begin with <|start|>'),
+        (200007, 'ExpectStart', None, None, None, None, '', None, EXPECT, 8, None, 'Unexpected token 200007 while expecting start token 200006 (token 7: expected <|start|>, found <|end|>)'),
     ]),
     # strict=False: a stop token ends a header; with the given role the first one becomes a
     # message of the leftover words, later ones are dropped
@@ -310,7 +310,7 @@ TRAJECTORIES = {
         (200013, 'Content', 'assistant', None, None, None, 'a<|start|>b<|message|>c<|channel|>d<|constrain|>e<|endoftext|>f<|reserved_200013|>', '<|reserved_200013|>', CON(hdr('assistant', None, None, None), [64, 27, 91, 5236, 91, 29, 65, 27, 91, 3938, 91, 29, 66, 27, 91, 21453, 91, 29, 67, 27, 91, 542, 141043, 91, 29, 68, 27, 91, 419, 1440, 919, 91, 29, 69, 27, 91, 116758, 62, 1179, 27819, 91, 29]), 15, None, None),
         (200007, 'ExpectStart', None, None, None, None, '', None, EXPECT, 16, [{'role': 'assistant', 'name': None, 'content': [{'type': 'text', 'text': 'a<|start|>b<|message|>c<|channel|>d<|constrain|>e<|endoftext|>f<|reserved_200013|>'}]}], None),
         # reference: HarmonyError: Unexpected token 300000 while expecting start token 200006
-        (300000, 'ExpectStart', None, None, None, None, '', None, EXPECT, 17, None, 'token 16: expected <|start|>, found text (id 300000) — a message must begin with <|start|>'),
+        (300000, 'ExpectStart', None, None, None, None, '', None, EXPECT, 17, None, 'Unexpected token 300000 while expecting start token 200006 (token 16: expected <|start|>, found an id outside the vocabulary)'),
         (EOS, 'ExpectStart', None, None, None, None, '', None, EXPECT, 17, None, None),
     ]),
     # an id past the vocabulary poisons the rest of the content
@@ -326,11 +326,11 @@ TRAJECTORIES = {
     'oov_header': ('user', True, [
         (300000, 'Header', 'user', None, None, None, '', None, HDR([300000]), 1, None, None),
         # reference: HarmonyError: could not decode header
-        (200008, 'ExpectStart', 'user', None, None, None, '', None, EXPECT, 2, None, 'token 0: id 300000 in a message header is not in the vocabulary (could not decode header)'),
+        (200008, 'ExpectStart', 'user', None, None, None, '', None, EXPECT, 2, None, 'could not decode header (token 0: id 300000 in a message header is not in the vocabulary, which has ids 0..201088)'),
         # reference: HarmonyError: Unexpected token 12194 while expecting start token 200006
-        (12194, 'ExpectStart', 'user', None, None, None, '', None, EXPECT, 3, None, 'token 2: expected <|start|>, found text (id 12194) — a message must begin with <|start|>'),
+        (12194, 'ExpectStart', 'user', None, None, None, '', None, EXPECT, 3, None, 'Unexpected token 12194 while expecting start token 200006 (token 2: expected <|start|>, found text)'),
         # reference: HarmonyError: Unexpected token 200007 while expecting start token 200006
-        (200007, 'ExpectStart', 'user', None, None, None, '', None, EXPECT, 4, None, 'token 3: expected <|start|>, found <|end|> (id 200007) — a message must begin with <|start|>'),
+        (200007, 'ExpectStart', 'user', None, None, None, '', None, EXPECT, 4, None, 'Unexpected token 200007 while expecting start token 200006 (token 3: expected <|start|>, found <|end|>)'),
         (EOS, 'ExpectStart', 'user', None, None, None, '', None, EXPECT, 4, None, None),
     ]),
 }
@@ -445,8 +445,8 @@ def test_largest_id_is_accepted_in_a_header_until_it_is_read(enc):
     # reference: "could not decode header"
     with pytest.raises(HarmonyError) as info:
         p.process(200008)
-    assert str(info.value) == ("token 0: id 4294967295 in a message header is not in the vocabulary "
-                               "(could not decode header)")
+    assert str(info.value) == ("could not decode header (token 0: id 4294967295 in a message header is not in the "
+                               "vocabulary, which has ids 0..201088)")
     assert (p.state, p.current_role) == (StreamState.EXPECT_START, Role.ASSISTANT)
 
 

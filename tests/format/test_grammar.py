@@ -9,7 +9,8 @@ each case, and that the accepted inputs parse there.
 from __future__ import annotations
 
 import pytest
-from lark import Tree
+from lark import Token, Tree
+from lark.exceptions import UnexpectedEOF, UnexpectedToken
 
 from harmony_grammar import HarmonyError
 from harmony_grammar.format.grammar import MAX_TOKEN_ID, START_SYMBOLS, load_grammar
@@ -205,59 +206,62 @@ def test_tolerant_and_strict_agree_on_well_formed_input(enc, g):
 
 # -- syntax errors ------------------------------------------------------------------------------
 
-EOS_HEADER = "(Unexpected EOS while waiting for message header to complete)"
-MUST_START = " — a message must begin with <|start|>"
-
-# (text, start symbol, our error message, the reference's message for the same tokens
-#  parsed with role None (conversation*) or role assistant (completion*), strict unless *_tolerant)
+# (text, start symbol, our error message: the reference's, then where, in parentheses; the reference's message
+#  for the same tokens parsed with role None (conversation*) or role assistant (completion*), strict unless *_tolerant)
 SYNTAX_ERRORS = [
     ("hi<|start|>user<|message|>x<|end|>", "conversation",
-     "token 0: expected <|start|>, found text (id 3686)" + MUST_START,
+     "Unexpected token 3686 while expecting start token 200006 (token 0: expected <|start|>, found text)",
      "Unexpected token 3686 while expecting start token 200006"),
     ("<|start|>user<|message|>x<|end|><|end|>", "conversation",
-     "token 5: expected <|start|>, found <|end|> (id 200007)" + MUST_START,
+     "Unexpected token 200007 while expecting start token 200006 (token 5: expected <|start|>, found <|end|>)",
      "Unexpected token 200007 while expecting start token 200006"),
     ("<|start|>user<|message|>x<|end|><|reserved_200013|>", "conversation",
-     "token 5: expected <|start|>, found a reserved special token (id 200013)" + MUST_START,
+     "Unexpected token 200013 while expecting start token 200006 (token 5: expected <|start|>, found <|reserved_200013|>)",
      "Unexpected token 200013 while expecting start token 200006"),
     ("<|start|>user<|message|>x<|end|><|endoftext|>", "conversation",
-     "token 5: expected <|start|>, found a reserved special token (id 199999)" + MUST_START,
+     "Unexpected token 199999 while expecting start token 200006 (token 5: expected <|start|>, found <|endoftext|>)",
      "Unexpected token 199999 while expecting start token 200006"),
     ("<|start|>user<|message|>x<|end|><|message|>", "conversation",
-     "token 5: expected <|start|>, found <|message|> (id 200008)" + MUST_START,
+     "Unexpected token 200008 while expecting start token 200006 (token 5: expected <|start|>, found <|message|>)",
      "Unexpected token 200008 while expecting start token 200006"),
     ("<|start|>user<|message|>x<|end|><|channel|>", "conversation",
-     "token 5: expected <|start|>, found <|channel|> (id 200005)" + MUST_START,
+     "Unexpected token 200005 while expecting start token 200006 (token 5: expected <|start|>, found <|channel|>)",
      "Unexpected token 200005 while expecting start token 200006"),
     ("<|start|>user", "conversation",
-     "token 2: expected <|message|>, found the end of the input " + EOS_HEADER,
+     "Unexpected EOS while waiting for message header to complete (token 2: expected <|message|>, "
+     "found the end of the input)",
      "Unexpected EOS while waiting for message header to complete"),
     ("<|start|>", "conversation",
-     "token 1: expected <|message|>, found the end of the input " + EOS_HEADER,
+     "Unexpected EOS while waiting for message header to complete (token 1: expected <|message|>, "
+     "found the end of the input)",
      "Unexpected EOS while waiting for message header to complete"),
     ("<|start|>user<|end|>", "conversation",
-     "token 3: expected <|message|>, found the end of the input " + EOS_HEADER,
+     "Unexpected EOS while waiting for message header to complete (token 3: expected <|message|>, "
+     "found the end of the input)",
      "Unexpected EOS while waiting for message header to complete"),
     ("<|start|>user<|end|><|message|>x<|end|>", "conversation_tolerant",
-     "token 3: expected <|start|>, found <|message|> (id 200008)" + MUST_START,
+     "Unexpected token 200008 while expecting start token 200006 (token 3: expected <|start|>, found <|message|>)",
      "Unexpected token 200008 while expecting start token 200006"),
     ("", "completion",
-     "token 0: expected <|message|>, found the end of the input " + EOS_HEADER,
+     "Unexpected EOS while waiting for message header to complete (token 0: expected <|message|>, "
+     "found the end of the input)",
      "Unexpected EOS while waiting for message header to complete"),
     ("user", "completion",
-     "token 1: expected <|message|>, found the end of the input " + EOS_HEADER,
+     "Unexpected EOS while waiting for message header to complete (token 1: expected <|message|>, "
+     "found the end of the input)",
      "Unexpected EOS while waiting for message header to complete"),
     ("<|message|>x<|end|>hi", "completion",
-     "token 3: expected <|start|>, found text (id 3686)" + MUST_START,
+     "Unexpected token 3686 while expecting start token 200006 (token 3: expected <|start|>, found text)",
      "Unexpected token 3686 while expecting start token 200006"),
     ("<|channel|>final<|call|>x", "completion_tolerant",
-     "token 3: expected <|start|>, found text (id 87)" + MUST_START,
+     "Unexpected token 87 while expecting start token 200006 (token 3: expected <|start|>, found text)",
      "Unexpected token 87 while expecting start token 200006"),
     ("<|channel|>final<|call|><|message|>", "completion_tolerant",
-     "token 3: expected <|start|>, found <|message|> (id 200008)" + MUST_START,
+     "Unexpected token 200008 while expecting start token 200006 (token 3: expected <|start|>, found <|message|>)",
      "Unexpected token 200008 while expecting start token 200006"),
     ("<|channel|>final", "completion_tolerant",
-     "token 2: expected <|message|>, found the end of the input " + EOS_HEADER,
+     "Unexpected EOS while waiting for message header to complete (token 2: expected <|message|>, "
+     "found the end of the input)",
      "Unexpected EOS while waiting for message header to complete"),
 ]
 
@@ -267,12 +271,23 @@ def test_syntax_errors(enc, g, text, start, message, ref_message):
     with pytest.raises(HarmonyError) as info:
         g.parse(E(enc, text), start)
     assert str(info.value) == message
+    assert message.startswith(ref_message)
 
 
 def test_out_of_vocabulary_id_between_messages_is_text(g):
     with pytest.raises(HarmonyError) as info:
         g.parse([200006, 1428, 200008, 87, 200007, 201089], "conversation")
-    assert str(info.value) == "token 5: expected <|start|>, found text (id 201089)" + MUST_START
+    assert str(info.value) == ("Unexpected token 201089 while expecting start token 200006 "
+                               "(token 5: expected <|start|>, found an id outside the vocabulary)")
+
+
+def test_syntax_errors_the_reference_has_no_words_for_keep_ours(g):
+    # Feeding tokens reaches only the two errors above (a token where <|start|> is due, the end of the
+    # input inside a header); any other expectation is said in our words alone.
+    exc = UnexpectedToken(Token("END", "<|end|>", start_pos=2, end_pos=3), {"TEXT", "CHANNEL"})
+    assert str(g.syntax_error(exc, [1, 2, 200007])) == "token 2: expected <|channel|> or text, found <|end|> (id 200007)"
+    assert str(g.syntax_error(UnexpectedEOF({"START"}), [1, 2])) == \
+        "token 2: expected <|start|>, found the end of the input"
 
 
 def test_syntax_errors_are_errors_in_the_reference(oss_oracle, enc):

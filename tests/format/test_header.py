@@ -320,15 +320,15 @@ def test_leftover_words_are_a_parse_error(enc):
     tokens = enc.encode("<|start|>assistant a\tb  c d<|message|>x<|end|>", allowed_special="all")
     with pytest.raises(HeaderError) as info:
         enc.parser.read_header(tokens, 1, tokens.index(200008), None)
-    assert str(info.value) == ("message header at tokens 1..7 ('assistant a\\tb  c d'): "
-                               "unexpected tokens remaining in message header: 'a b'")
+    assert str(info.value) == ('unexpected tokens remaining in message header: Some("a b") '
+                               "(message header at tokens 1..7: 'assistant a\\tb  c d')")
 
 
 def test_read_header_names_the_span(enc):
     tokens = enc.encode("<|start|>robot<|message|>x<|end|>", allowed_special="all")
     with pytest.raises(HeaderError) as info:
         enc.parser.read_header(tokens, 1, 2, None)
-    assert str(info.value) == "message header at tokens 1..2 ('robot'): Unknown role: robot"
+    assert str(info.value) == "Unknown role: robot (message header at tokens 1..2: 'robot')"
 
 
 # -- whitespace: Rust's rules, not Python's ------------------------------------------------------

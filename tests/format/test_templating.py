@@ -90,8 +90,8 @@ def test_a_header_the_grammar_rejects_is_an_error(tmp_path):
         encoding="utf-8")
     custom = load_harmony_encoding("HarmonyGptOss", template_dir=tmp_path)
     with pytest.raises(HarmonyError, match=r"header\.jinja: the header rendered for .* is not a valid message frame "
-                                           r"\('<\|start\|>user<\|end\|><\|message\|><\|end\|>'\): token 3: expected <\|start\|>, "
-                                           r"found <\|message\|>"):
+                                           r"\('<\|start\|>user<\|end\|><\|message\|><\|end\|>'\): Unexpected token 200008 while "
+                                           r"expecting start token 200006 \(token 3: expected <\|start\|>, found <\|message\|>\)"):
         custom.render(Message.from_role_and_content(Role.USER, "Hi"))
 
 

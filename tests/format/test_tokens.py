@@ -194,7 +194,8 @@ def test_decode_bytes(enc):
 def test_decode_utf8_invalid_utf8(enc):
     with pytest.raises(HarmonyError) as info:
         enc.decode_utf8([24912, 9552])
-    assert str(info.value) == "Invalid utf-8: the tokens do not decode to UTF-8 text (bad byte at offset 6)"
+    assert str(info.value) == ("Could not decode tokens: Invalid utf-8 sequence: incomplete utf-8 byte sequence from "
+                               "index 6 (token 1: the tokens do not decode to UTF-8 text; bad byte at offset 6)")
 
 
 def test_decode_invalid_utf8_error_modes(enc):
@@ -222,6 +223,8 @@ def test_decode_invalid_utf8_error_modes(enc):
     ],
 )
 def test_decode_bad_token_names_its_index(enc, method, tokens, message):
+    if method == "decode_utf8" and message.startswith("Invalid token for decoding"):
+        message = "Could not decode tokens: Invalid token error: " + message  # as the reference's decode_utf8 says
     with pytest.raises(HarmonyError) as info:
         getattr(enc, method)(tokens)
     assert str(info.value) == message

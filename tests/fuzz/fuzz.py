@@ -60,6 +60,11 @@ import generators  # noqa: E402  (tests/generators.py)
 
 from harmony_grammar import (  # noqa: E402
     ChatStreamAdapter, HarmonyError, HarmonyWarning, Role, StreamableParser, load_harmony_encoding)
+from harmony_grammar.engine.recover import strict_reading_stands  # noqa: E402
+
+# The recovery checks use the real parser even where a test stands in for StreamableParser.
+RecoveringStreamableParser = StreamableParser
+STRUCTURE_TEXTS = ("<|start|>", "<|end|>", "<|call|>", "<|return|>")
 
 ROLES = [None, None, "assistant", "user", "tool", "system", "developer"]
 
@@ -193,6 +198,63 @@ def check_case(enc: Any, tokens: list[int], role: Optional[str], strict: bool,
     return problems, info
 
 
+def _tiles(spans: list[tuple[int, int]], n: int) -> bool:
+    pos = 0
+    for start, end in sorted(spans):
+        if start != pos or end <= start:
+            return False
+        pos = end
+    return pos == n
+
+
+def check_recovery(enc: Any, tokens: list[int], role: Optional[str], slow: float = 1.0) -> list[dict]:
+    """Recovery's invariants on one case: it never raises, loses no token, batch equals stream,
+    the deltas add up to each message's content, and input the strict parser accepts is untouched."""
+    role_ = None if role is None else Role(role)
+    where = {"tokens": tokens, "role": role}
+    problems: list[dict] = []
+
+    def stream() -> tuple[Any, list[str]]:
+        parser = RecoveringStreamableParser(enc, role_, recover=True)
+        built: list[str] = []
+        current: list[str] = []
+        for token in tokens + [None]:
+            if token is None:
+                parser.process_eos()
+            else:
+                parser.process(token)
+            if parser.last_content_delta:
+                current.append(parser.last_content_delta)
+            while len(built) < parser.message_count:
+                built.append("".join(current))
+                current = []
+        return parser.recovery(), built
+
+    b = _outcome(lambda: enc.recover_messages_from_completion_tokens(tokens, role_))
+    s = _outcome(stream)
+    for name, (kind, detail, seconds) in (("recover batch", b), ("recover stream", s)):
+        if kind in ("escaped", "harmony"):
+            problems.append({"problem": "escaped", "in": name, "error": detail, **where})
+        elif kind == "hang" or seconds > slow:
+            problems.append({"problem": "slow", "in": name, "seconds": round(seconds, 3), **where})
+    if b[0] != "ok" or s[0] != "ok":
+        return problems
+    batch, (streamed, built) = b[1], s[1]
+    if not _tiles(batch.spans + batch.dropped(), len(tokens)):
+        problems.append({"problem": "lost", "spans": batch.spans, "dropped": batch.dropped(), **where})
+    if (batch.messages, batch.spans, batch.diagnostics) != (streamed.messages, streamed.spans, streamed.diagnostics):
+        problems.append({"problem": "disagree", "in": "recovery", **where,
+                         "batch": _dicts(batch.messages), "stream": _dicts(streamed.messages)})
+    if built[:len(streamed.messages)] != [m.content[0].text for m in streamed.messages]:
+        problems.append({"problem": "deltas", "built": built, "content": _dicts(streamed.messages), **where})
+    strict = _outcome(lambda: enc.parse_messages_from_completion_tokens(tokens, role_))
+    if strict[0] == "ok" and strict_reading_stands(strict[1], STRUCTURE_TEXTS, "<|constrain|>"):
+        if batch.messages != strict[1] or batch.diagnostics:
+            problems.append({"problem": "touched", "strict": _dicts(strict[1]), "recovered": _dicts(batch.messages),
+                             "codes": [d.code for d in batch.diagnostics], **where})
+    return problems
+
+
 class _Alarm:
     """SIGALRM after ``seconds`` raises Hang in the main thread (POSIX, main thread only; else a no-op)."""
 
@@ -231,11 +293,12 @@ def run(cases: int, seed: int, *, slow: float = 1.0, hang: float = 10.0, keep: i
     enc = load_harmony_encoding("HarmonyGptOss")
     started = time.perf_counter()
     generated = make_cases(cases, seed)
-    counts = {"escaped": 0, "disagree": 0, "slow": 0}
+    counts = {"escaped": 0, "disagree": 0, "slow": 0, "lost": 0, "deltas": 0, "touched": 0}
     examples: dict[str, list[dict]] = {k: [] for k in counts}
     outcomes = {"both_ok": 0, "both_error": 0, "same_error_text": 0}
     longest = 0.0
     n_tokens = 0
+    recovered = 0
     with _Alarm(hang) as alarm:
         for i, (tokens, role) in enumerate(generated):
             n_tokens += len(tokens)
@@ -255,12 +318,23 @@ def run(cases: int, seed: int, *, slow: float = 1.0, hang: float = 10.0, keep: i
                     counts[p["problem"]] += 1
                     if len(examples[p["problem"]]) < keep:
                         examples[p["problem"]].append({"case": i, **p})
+            alarm.arm()
+            try:
+                problems = check_recovery(enc, tokens, role, slow)
+            finally:
+                alarm.disarm()
+            recovered += 1
+            for p in problems:
+                counts[p["problem"]] += 1
+                if len(examples[p["problem"]]) < keep:
+                    examples[p["problem"]].append({"case": i, **p})
             if progress is not None and (i + 1) % 10000 == 0:
                 progress(i + 1)
     return {
         "seed": seed,
         "cases": cases,
         "runs": 2 * cases,
+        "recovery_runs": recovered,
         "tokens": n_tokens,
         "outcomes": outcomes,
         "problems": counts,
@@ -456,7 +530,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         for case in found:
             print(json.dumps(case))
     bad = sum(summary["problems"].values())
-    print("FAIL" if bad else "OK", f"{bad} problem(s) in {summary['runs']} runs")
+    print("FAIL" if bad else "OK", f"{bad} problem(s) in {summary['runs']} parser runs and {summary['recovery_runs']} recoveries")
     return 1 if bad else 0
 
 

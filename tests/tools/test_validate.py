@@ -27,6 +27,8 @@ CHECKS = {code: spec for code, spec in load_json("grammar", "checks.json")["diag
 
 # Golden files that hold a completion (what the model writes after <|start|>assistant).
 COMPLETIONS = {"test_simple_reasoning_response.txt", "test_simple_tool_call.txt", "test_streamable_parser.txt"}
+# Golden files the reference cuts off inside the last message (its final <|end|> dropped): E005, and nothing else.
+CUT_OFF = {"test_tool_response_parsing.txt"}
 
 # A system message over three lines; the next message starts on line 3, column 86.
 SYSTEM = (
@@ -86,7 +88,8 @@ def test_codes_match_the_check_table():
         "H001": "error", "H002": "error", "H003": "error", "H004": "error", "H005": "error",
         "C001": "error", "C002": "error", "F001": "warning",
         "J001": "error", "J002": "warning",
-        "E001": "error", "E002": "warning", "E003": "warning", "E004": "error", "T001": "warning",
+        "E001": "error", "E002": "warning", "E003": "warning", "E004": "error", "E005": "error",
+        "T001": "warning",
     }
 
 
@@ -482,8 +485,13 @@ GOLDEN_FILES = sorted(GOLDEN.glob("*/*.txt"))
 def test_golden_files_have_no_errors(path):
     assert path is not None, f"no golden files in {GOLDEN}: run scripts/make_golden.py"
     role = "assistant" if path.name in COMPLETIONS else None
-    errors = [d.format() for d in validate_file(str(path), role=role) if d.severity == "error"]
-    assert errors == []
+    errors = [d for d in validate_file(str(path), role=role) if d.severity == "error"]
+    if path.name in CUT_OFF:
+        assert [(d.code, d.line, d.column) for d in errors] == [("E005", 1, 1)]
+        ended = validate_file(str(path), role=role, data=path.read_bytes().rstrip(b"\n") + b"<|end|>")
+        assert [d.code for d in ended] == ["T001"]  # a warning: browser.search answers no call in this file
+        return
+    assert [d.format() for d in errors] == []
 
 
 def test_example_files_are_valid():
@@ -532,6 +540,93 @@ def test_code_e004_start_inside_content():
     assert found(transcript) == [
         ("error", "E004", 1, 27, "<|start|> inside the content of the message that starts at 1:1: "
                                  "that message has no <|end|>"),
+    ]
+
+
+NOT_ENDED = "the last message (it starts at {}) has no stop token: end it with <|end|>, <|return|> or <|call|>"
+AT_END = ("expected <|message|> after the header, found the end of the input "
+          "(the message starting here has no <|message|>)")
+
+
+def test_code_e005_last_message_not_ended(enc):
+    transcript = "<|start|>user<|message|>Hi<|end|>\n<|start|>assistant<|channel|>final<|message|>Hello\nworld"
+    assert found(transcript) == [
+        ("warning", "S003", 1, 34, WHITESPACE.format(r"'\n'")),
+        ("error", "E005", 2, 1, NOT_ENDED.format("2:1")),
+    ]
+    assert found("<|start|>user<|message|>") == [("error", "E005", 1, 1, NOT_ENDED.format("1:1"))]
+    tokens = enc.encode(transcript, allowed_special="all")
+    last = len(tokens) - 1 - tokens[::-1].index(200006)  # the last <|start|>
+    assert last == 6
+    assert found(tokens) == [
+        ("warning", "S003", 5, WHITESPACE.format(r"'\n'")),
+        ("error", "E005", 6, NOT_ENDED.format("token 6")),
+    ]
+    # Header problems of the cut-off message are still reported, after it.
+    assert found("<|start|>robot<|message|>beep") == [
+        ("error", "E005", 1, 1, NOT_ENDED.format("1:1")),
+        ("error", "H001", 1, 10, UNKNOWN_ROLE),
+    ]
+
+
+def test_e005_with_a_start_inside_the_content():
+    # E004's message is the grammar's last message; it has neither <|end|> nor any stop token.
+    transcript = "<|start|>user<|message|>Hi<|start|>assistant<|channel|>final<|message|>Hello"
+    assert found(transcript) == [
+        ("error", "E005", 1, 1, NOT_ENDED.format("1:1")),
+        ("error", "E004", 1, 27, "<|start|> inside the content of the message that starts at 1:1: "
+                                 "that message has no <|end|>"),
+    ]
+
+
+def test_e005_on_the_example_transcript_cut_off():
+    text = (EXAMPLES / "transcript.txt").read_text(encoding="utf-8")
+    assert text.endswith("<|end|>\n")
+    cut = text[: -len("<|end|>\n")]
+    start = cut.rindex("<|start|>")
+    line, column = cut.count("\n") + 1, start - cut.rindex("\n", 0, start)
+    assert found(cut) == [("error", "E005", line, column, NOT_ENDED.format(f"{line}:{column}"))]
+
+
+def test_a_completion_may_end_inside_a_message():
+    # Model output (role given) may be cut off; the reference's own test data is (see COMPLETIONS).
+    assert found("<|channel|>final<|message|>Hi", role="assistant") == []
+    assert found("<|channel|>analysis<|message|>x<|end|><|start|>assistant<|channel|>final<|message|>Hi",
+                 role="assistant") == []
+
+
+@pytest.mark.parametrize("transcript", [
+    "",
+    "<|start|>user<|message|>Hi<|end|>",
+    "<|start|>user<|message|>Hi<|end|>\n",
+    "<|start|>assistant<|channel|>final<|message|>Hi<|return|>",
+    "<|start|>assistant<|channel|>commentary to=functions.f<|message|>{}<|call|>",
+    "<|start|>assistant",
+    "<|start|>user<|message|>Hi<|end|><|start|>assistant",
+    "<|start|>user<|message|>Hi<|end|><|start|>assistant\n",  # the newline ending a text file
+    "<|start|>assistant<|channel|>commentary to=functions.f<|message|>{}<|call|><|start|>functions.f",
+])
+def test_ended_transcripts_and_open_prompts_are_valid(enc, transcript):
+    assert found(transcript) == []
+    assert found(enc.encode(transcript.rstrip("\n"), allowed_special="all")) == []
+
+
+@pytest.mark.parametrize("tail", [
+    "<|channel|>final", "<|channel|>final ", " to=functions.f", "<|constrain|>json", " ", "\n\n",
+])
+def test_a_prompt_with_more_than_the_role_is_h002(enc, tail):
+    transcript = "<|start|>user<|message|>Hi<|end|><|start|>assistant" + tail
+    assert found(transcript) == [("error", "H002", 1, 34, AT_END)]
+    assert found(enc.encode(transcript, allowed_special="all")) == [("error", "H002", 5, AT_END)]
+
+
+def test_a_prompt_header_that_does_not_read_keeps_its_code():
+    assert found("<|start|>user<|message|>Hi<|end|><|start|>robot") == [("error", "H001", 1, 43, UNKNOWN_ROLE)]
+    assert found("<|start|>user<|message|>Hi<|end|><|start|>") == [
+        ("error", "H003", 1, 43, "message header did not contain a role"),
+    ]
+    assert found("<|start|>user<|message|>Hi<|end|><|start|>assistant<|channel|>") == [
+        ("error", "H003", 1, 43, "channel marker present but no channel value found in header"),
     ]
 
 

@@ -377,9 +377,9 @@ def chat_message_from_tokens(
 ) -> dict[str, Any]:
     """Parse completion tokens into one chat assistant message.
 
-    With ``lenient=True`` output that does not parse never raises: the
-    messages before the fault are kept and the rest becomes raw text in
-    ``content``, with a :class:`HarmonyWarning`.
+    With ``lenient=True`` model output never raises: it is read by the
+    recovering parser, each repair is a :class:`HarmonyWarning`, and no special
+    token's text reaches ``content``, reasoning or tool-call arguments.
     """
     seed = new_seed() if call_id_seed is None else call_id_seed
     if not lenient:

@@ -19,14 +19,13 @@ the concatenated deltas equal :func:`~harmony_grammar.integrations.chat.convert.
 
 from __future__ import annotations
 
-import codecs
 from typing import TYPE_CHECKING, Any, Optional
 
 from harmony_grammar.integrations.chat.mapping import ChatMessageBuilder, mapping_rules, message_kind, new_seed, warn
 from harmony_grammar.errors import HarmonyError
+from harmony_grammar.format.content import ContentDecoder
 from harmony_grammar.model import Role, TextContent
 from harmony_grammar.engine.stream import StreamableParser, StreamState
-from harmony_grammar.format.tokens import as_token_id
 
 if TYPE_CHECKING:
     from harmony_grammar.engine.encoding import HarmonyEncoding
@@ -39,9 +38,11 @@ class ChatStreamAdapter:
 
     ``process(token)`` and ``process_eos()`` return a list of deltas (often
     empty); the first delta also carries ``"role"``. ``message()`` is the
-    whole assistant message so far. With ``lenient=True`` output that does not
-    parse never raises: from the faulty message on, the raw text is streamed
-    as ``content`` and a :class:`~harmony_grammar.HarmonyWarning` is issued.
+    whole assistant message so far. With ``lenient=True`` model output never
+    raises: the tokens are read by the recovering parser
+    (:mod:`harmony_grammar.engine.recover`), each repair is a
+    :class:`~harmony_grammar.HarmonyWarning` and an entry of ``warnings``, and no
+    special token's text reaches ``content``, reasoning or tool-call arguments.
     """
 
     def __init__(
@@ -53,9 +54,9 @@ class ChatStreamAdapter:
         call_id_seed: Optional[str] = None,
     ) -> None:
         rules = mapping_rules()
-        self.parser = StreamableParser(encoding, role)
-        self._tokenizer = encoding.tokenizer
         self._lenient = bool(lenient)
+        self.parser = StreamableParser(encoding, role, recover=self._lenient)
+        self._tokenizer = encoding.tokenizer
         self._builder = ChatMessageBuilder(new_seed() if call_id_seed is None else call_id_seed)
         self._fields = {"content": "content", "reasoning": rules["output_reasoning_field"]}
         self._joiner: str = rules["joiner"]
@@ -66,7 +67,7 @@ class ChatStreamAdapter:
         self._pending: list[int] = []  # tokens of the next message that are not content yet
         self._present: set[str] = set()  # kinds whose field has been sent
         self._shown: set[str] = set()  # kinds with non-empty text sent
-        self._raw: Optional[codecs.IncrementalDecoder] = None
+        self._reported = 0  # parser diagnostics already turned into warnings
         self._ended = False
         self._index = -1  # of the last token processed
         self.warnings: list[str] = []
@@ -82,10 +83,14 @@ class ChatStreamAdapter:
     def _open(self, out: list[dict[str, Any]], role: Optional[Role], channel: Optional[str],
               recipient: Optional[str]) -> None:
         if role != Role.ASSISTANT:
-            raise HarmonyError(f"token {self._index}: a message from "
-                               f"{getattr(role, 'value', role)!r} in a completion; expected assistant messages only")
+            problem = (f"token {self._index}: a message from {getattr(role, 'value', role)!r} in a completion; "
+                       "expected assistant messages only")
+            if not self._lenient:
+                raise HarmonyError(problem)
+            self._warn(problem + " (read as the assistant's)")
         self._pending.clear()
         self._parts = []
+        self._decoder = ContentDecoder(self._tokenizer)
         self._kind = message_kind(channel, recipient)
         if self._kind == "tool_call":
             call = self._builder.add_call(recipient or "", "")
@@ -111,6 +116,9 @@ class ChatStreamAdapter:
 
     def _close(self, out: list[dict[str, Any]], text: str) -> None:
         """The open message is complete with ``text``: record it exactly as the batch path does."""
+        if self._lenient:
+            self._stream(out, self._decoder.finish()[len(self._decoder.text()):])  # what it held back
+            text = "".join(self._parts)
         streamed = "".join(self._parts)
         if text != streamed and text.startswith(streamed):
             self._stream(out, text[len(streamed):])  # e.g. a replacement character for cut-off UTF-8
@@ -130,18 +138,10 @@ class ChatStreamAdapter:
     def process(self, token: int) -> list[dict[str, Any]]:
         """Feed one token; return the deltas it completes."""
         out: list[dict[str, Any]] = []
-        if self._raw is not None:
-            self._raw_feed(out, [token])
-            return out
         self._pending.append(token)
         self._index += 1
-        try:
-            self.parser.process(token)
-            self._after(out)
-        except HarmonyError as exc:
-            if not self._lenient:
-                raise
-            self._fall_back(out, exc)
+        self.parser.process(token)
+        self._after(out, self.parser.last_token)
         return out
 
     def process_eos(self) -> list[dict[str, Any]]:
@@ -149,28 +149,25 @@ class ChatStreamAdapter:
         out: list[dict[str, Any]] = []
         if self._ended:
             return out
-        if self._raw is None:
-            try:
-                self.parser.process_eos()
-                self._after(out)
-            except HarmonyError as exc:
-                if not self._lenient:
-                    raise
-                self._fall_back(out, exc)
-        if self._raw is not None:
-            self._stream(out, self._raw.decode(b"", final=True))
-            self._close(out, "".join(self._parts))
+        self.parser.process_eos()
+        self._after(out, None)
         self._ended = True
         if self._role is not None:
             self._delta(out, {})
         return out
 
-    def _after(self, out: list[dict[str, Any]]) -> None:
+    def _after(self, out: list[dict[str, Any]], token: Optional[int]) -> None:
         parser = self.parser
-        if self._kind is None and parser.state is StreamState.CONTENT:
+        if self._lenient:
+            self._report()
+        opened = self._kind is None and parser.state is StreamState.CONTENT
+        if opened:
             self._open(out, parser.current_role, parser.current_channel, parser.current_recipient)
         if self._kind is not None:
-            self._stream(out, parser.last_content_delta or "")
+            if not self._lenient:
+                self._stream(out, parser.last_content_delta or "")
+            elif not opened and token is not None and parser.state is StreamState.CONTENT:
+                self._stream(out, self._visible(token))
         if parser.message_count == self._done:
             return
         for message in parser.messages_from(self._done):
@@ -180,30 +177,26 @@ class ChatStreamAdapter:
             self._done += 1
             self._pending.clear()
 
-    # -- lenient fallback ---------------------------------------------------------
+    # -- lenient ----------------------------------------------------------------------
 
-    def _fall_back(self, out: list[dict[str, Any]], exc: HarmonyError) -> None:
-        """From the faulty message on, everything is raw text in ``content``."""
-        message = f"completion did not parse ({exc}); the rest is kept as raw text in content"
+    def _visible(self, token: int) -> str:
+        """Lenient mode decodes content itself, leaving special tokens out (each one reported)."""
+        if self._tokenizer.is_special_token(token):
+            spelled = self._tokenizer.special_by_id[token]
+            self._warn(f"token {self._index}: special token {spelled} inside the content: left out of the text")
+            return ""
+        return self._decoder.feed(token) or ""
+
+    def _report(self) -> None:
+        parser = self.parser
+        if parser.diagnostic_count > self._reported:
+            for d in parser.diagnostics_from(self._reported):
+                self._warn(d.format())
+            self._reported = parser.diagnostic_count
+
+    def _warn(self, message: str) -> None:
         self.warnings.append(message)
         warn(message)
-        if self._kind is not None:
-            self._close(out, "".join(self._parts))
-        self._raw = codecs.getincrementaldecoder("utf-8")("replace")
-        self._kind = "content"
-        self._parts = []
-        pending, self._pending = self._pending, []
-        self._raw_feed(out, pending)
-
-    def _raw_feed(self, out: list[dict[str, Any]], tokens: list[int]) -> None:
-        assert self._raw is not None
-        self._stream(out, self._raw.decode(b"".join(self._token_bytes(t) for t in tokens)))
-
-    def _token_bytes(self, token: int) -> bytes:
-        try:
-            return self._tokenizer.decode_bytes([as_token_id(token, 0)])
-        except HarmonyError:
-            return "\ufffd".encode()
 
     # -- results -------------------------------------------------------------------
 

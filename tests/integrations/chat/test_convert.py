@@ -343,19 +343,61 @@ def test_tokens_to_chat_message(enc):
                         "function": {"name": "get_weather", "arguments": '{"city":"SF"}'}}]}
 
 
-def test_strict_raises_and_lenient_keeps_raw_text_with_a_warning(enc):
-    tokens = enc.encode("<|channel|>analysis<|message|>Hmm.<|end|>oops<|channel|>final<|message|>Hi",
-                        allowed_special="all")
-    with pytest.raises(HarmonyError):
-        chat_message_from_tokens(enc, tokens)
-    with pytest.warns(HarmonyWarning, match="completion did not parse"):
+@pytest.mark.parametrize("text, expected, codes", [
+    # a stop token after <|end|>: the reference's "Unexpected token 200002 while expecting start token 200006"
+    ("<|channel|>final<|message|>Hi<|end|><|return|>", {"role": "assistant", "content": "Hi"}, ["R001"]),
+    # a second message without <|start|>assistant
+    ("<|channel|>analysis<|message|>think<|end|><|channel|>final<|message|>Hi<|return|>",
+     {"role": "assistant", "content": "Hi", "reasoning_content": "think"}, ["R002"]),
+    # a <|constrain|> word where the strict rules expect a recipient: never a tool call
+    ("<|channel|>final <|constrain|>response<|message|>x<|return|>", {"role": "assistant", "content": "x"},
+     ["R008"]),
+    ("<|channel|>analysis<|message|>Hmm.<|end|>oops<|channel|>final<|message|>Hi",
+     {"role": "assistant", "content": "Hi", "reasoning_content": "Hmm."}, ["R002", "R010"]),
+])
+def test_strict_raises_and_lenient_recovers_with_warnings(enc, text, expected, codes):
+    tokens = enc.encode(text, allowed_special="all")
+    if codes != ["R008"]:
+        with pytest.raises(HarmonyError):
+            chat_message_from_tokens(enc, tokens)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", HarmonyWarning)
+        out = chat_message_from_tokens(enc, tokens, lenient=True, call_id_seed="s")
+    assert out == expected
+    assert [str(w.message).rsplit(" [", 1)[1].rstrip("]") for w in caught] == codes
+
+
+def test_lenient_recovers_a_tool_call_from_a_header_after_a_stop_token(enc):
+    tokens = enc.encode("<|channel|>analysis<|message|>Weather?<|call|>commentary to=functions.get_weather "
+                        '<|constrain|>json<|message|>{"city":"SF"}<|call|>', allowed_special="all")
+    with pytest.warns(HarmonyWarning, match=r"\[R002\]$"):
+        out = chat_message_from_tokens(enc, tokens, lenient=True, call_id_seed="s")
+    assert out == {"role": "assistant", "content": None, "reasoning_content": "Weather?",
+                   "tool_calls": [{"id": tool_call_id("s", 0), "type": "function",
+                                   "function": {"name": "get_weather", "arguments": '{"city":"SF"}'}}]}
+
+
+def test_lenient_leaves_special_tokens_out_of_the_text(enc):
+    tokens = enc.encode("<|channel|>final<|message|>a<|channel|>b<|start|>c<|return|>", allowed_special="all")
+    assert chat_message_from_tokens(enc, tokens)["content"] == "a<|channel|>b<|start|>c"  # as the reference
+    with pytest.warns(HarmonyWarning) as caught:
         out = chat_message_from_tokens(enc, tokens, lenient=True)
-    assert out == {"role": "assistant", "content": "oops<|channel|>final<|message|>Hi",
-                   "reasoning_content": "Hmm."}
+    assert out == {"role": "assistant", "content": "abc"}
+    assert [str(w.message) for w in caught] == [
+        "token 4: special token <|channel|> inside the content: left out of the text",
+        "token 6: special token <|start|> inside the content: left out of the text"]
+
+
+NAMED = ("<|start|>", "<|end|>", "<|message|>", "<|channel|>", "<|constrain|>", "<|return|>", "<|call|>")
+
+
+def _texts(out: dict) -> list[str]:
+    found = [out.get("content") or "", out.get("reasoning_content") or ""]
+    return found + [c["function"]["arguments"] for c in out.get("tool_calls", [])]
 
 
 def test_lenient_never_raises_on_garbage(enc):
-    """Where strict parsing fails, lenient warns once and keeps text; where it succeeds, both agree."""
+    """Lenient never raises, warns where it repairs, and no special token's text reaches the message."""
     rng = random.Random(7)
     failed = 0
     for _ in range(300):
@@ -363,15 +405,15 @@ def test_lenient_never_raises_on_garbage(enc):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", HarmonyWarning)
             out = chat_message_from_tokens(enc, tokens, lenient=True, call_id_seed="s")
+        assert not any(name in text for text in _texts(out) for name in NAMED), (tokens, out)
         try:
             strict = chat_message_from_tokens(enc, tokens, call_id_seed="s")
         except HarmonyError:
             failed += 1
-            assert [w.category for w in caught] == [HarmonyWarning]
-            assert str(caught[0].message).startswith("completion did not parse (")
-            assert isinstance(out["content"], str)
+            assert caught or not tokens  # an empty completion has nothing to repair
+            assert all(w.category is HarmonyWarning for w in caught)
         else:
-            assert out == strict and caught == []
+            assert out == strict or caught
     assert failed > 100  # the garbage really is garbage, mostly
 
 

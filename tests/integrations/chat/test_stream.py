@@ -83,14 +83,24 @@ def test_strict_stream_raises_with_the_token_index(enc):
             adapter.process(t)
 
 
-def test_lenient_stream_turns_the_faulty_message_into_raw_content(enc):
+def test_lenient_stream_reads_a_user_message_as_the_assistants(enc):
     tokens = enc.encode("<|channel|>final<|message|>Hi<|end|><|start|>user<|message|>more", allowed_special="all")
+    with pytest.warns(HarmonyWarning, match=r"^token 7: a message from 'user' in a completion; expected assistant "
+                                            r"messages only \(read as the assistant's\)$"):
+        adapter, per_token = stream(enc, tokens, lenient=True)
+    assert flat(per_token) == [{"role": "assistant", "content": "Hi"}, {"content": "\n\nmore"}]
+    assert adapter.message() == {"role": "assistant", "content": "Hi\n\nmore"}
+    assert len(adapter.warnings) == 1
+
+
+def test_lenient_stream_warns_once_per_repair_and_calls_a_recovered_tool(enc):
+    tokens = enc.encode("<|channel|>commentary to=functions.f to=functions.f<|message|>{}<|call|><|return|>",
+                        allowed_special="all")
     with pytest.warns(HarmonyWarning):
         adapter, per_token = stream(enc, tokens, lenient=True)
-    assert flat(per_token) == [{"role": "assistant", "content": "Hi"},
-                               {"content": "\n\n<|start|>user<|message|>"}, {"content": "more"}]
-    assert adapter.message() == {"role": "assistant", "content": "Hi\n\n<|start|>user<|message|>more"}
-    assert len(adapter.warnings) == 1
+    assert [w.rsplit(" [", 1)[1] for w in adapter.warnings] == ["R005]", "R001]"]
+    assert adapter.finish_reason == "tool_calls"
+    assert adapter.message()["tool_calls"][0]["function"] == {"name": "f", "arguments": "{}"}
 
 
 @pytest.mark.parametrize("seed", range(400))
@@ -121,8 +131,8 @@ def test_lenient_stream_equals_lenient_batch_on_any_tokens(seed, enc):
     try:
         strict = chat_message_from_tokens(enc, tokens, role, call_id_seed="s")
     except HarmonyError:
-        assert adapter.warnings
+        assert adapter.warnings or not tokens  # an empty completion has nothing to repair
         with pytest.raises(HarmonyError):
             stream(enc, tokens, role)
     else:
-        assert strict == batch and not adapter.warnings
+        assert strict == batch or adapter.warnings  # lenient leaves special tokens out of the text, and says so
