@@ -30,6 +30,7 @@ from harmony_grammar.format.templating import DEFAULT_DIALECT, TemplateSet
 from harmony_grammar.format.tokens import Tokenizer, as_token_id, load_tokenizer
 
 if TYPE_CHECKING:
+    from harmony_grammar.engine.constrain import CompletionGrammar, ToolChoice
     from harmony_grammar.engine.parse import Parser
     from harmony_grammar.engine.recover import Recovery
     from harmony_grammar.engine.render import Renderer
@@ -207,6 +208,20 @@ class HarmonyEncoding:
             stream.process(token)
         stream.process_eos()
         return stream.recovery()
+
+    # -- constraints ---------------------------------------------------------
+
+    def completion_grammar(self, conversation: Conversation | Iterable[Message], *,
+                           tool_choice: "ToolChoice" = "auto") -> "CompletionGrammar":
+        """The grammar of every completion the model may write after this conversation's ``<|start|>assistant``.
+
+        Its ``text`` is llguidance's Lark syntax, for vLLM, SGLang or llama.cpp; ``matcher()``
+        gives an ``llguidance.LLMatcher`` (the ``constrain`` extra). See
+        :mod:`harmony_grammar.engine.constrain`.
+        """
+        from harmony_grammar.engine.constrain import completion_grammar
+
+        return completion_grammar(self, conversation, tool_choice=tool_choice)
 
     # -- tokens ------------------------------------------------------------
 

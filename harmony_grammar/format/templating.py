@@ -256,6 +256,7 @@ class TemplateSet:
             lines=rust_lines,
             json=lambda value: serde_json_text(value, plus),
             strip_prefix=_strip_prefix,
+            regex_escape=re.escape,
         )
         env.tests.update(
             array=lambda v: isinstance(v, list),
@@ -372,7 +373,7 @@ def _where(exc: BaseException, template: "jinja2.Template") -> str:
     return f"{name}:{lineno}" if lineno else str(name)
 
 
-_PER_ENCODING = ("format.json", "dialect.json")
+_PER_ENCODING = ("format.json", "dialect.json", "constraint.json")
 
 
 def template_files(dialect: str = DEFAULT_DIALECT) -> dict[str, Path]:
@@ -380,7 +381,7 @@ def template_files(dialect: str = DEFAULT_DIALECT) -> dict[str, Path]:
 
     The dialect's own files (``header.jinja``, ``dialect.json``) come first and the
     shared ones fill in the rest. Only files an encoding reads are listed: the
-    ``*.jinja`` templates, ``format.json`` and ``dialect.json`` (``defaults.json``
+    ``*.jinja`` templates, ``format.json``, ``constraint.json`` and ``dialect.json`` (``defaults.json``
     and ``tools/*.json`` hold the data model's defaults and are not per encoding).
     """
     base = data_dir("templates")

@@ -17,8 +17,9 @@ def test_templates_export(capsys, tmp_path):
     assert out == "".join(f"{target / name}\n" for name in files)
     written = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
     assert written == sorted(files) == [
-        "developer.jinja", "dialect.json", "format.json", "header.jinja", "next_turn.jinja",
-        "response_formats.jinja", "system.jinja", "tools.jinja", "typescript.jinja",
+        "constraint.json", "constraint.lark.jinja", "developer.jinja", "dialect.json", "format.json",
+        "header.jinja", "next_turn.jinja", "response_formats.jinja", "system.jinja", "tools.jinja",
+        "typescript.jinja",
     ]
     for name, source in files.items():
         assert (target / name).read_bytes() == source.read_bytes()
@@ -44,7 +45,7 @@ def test_templates_export_refuses_to_overwrite(capsys, tmp_path):
     assert (tmp_path / "system.jinja").read_text(encoding="utf-8") == "mine"
     code, out, err = run(capsys, "templates", "export", "--force", str(tmp_path))
     assert (code, err) == (0, "")
-    assert out.count("\n") == 9
+    assert out.count("\n") == 11
     from harmony_grammar.format.templating import template_files
     assert (tmp_path / "system.jinja").read_bytes() == template_files()["system.jinja"].read_bytes()
     assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "unrelated"
@@ -62,6 +63,8 @@ def test_templates_list(capsys):
     code, out, err = run(capsys, "templates", "list")
     assert (code, err) == (0, "")
     assert out == """\
+constraint.json         Facts of the completion constraint beyond the header layout
+constraint.lark.jinja   The completion constraint: what the model may write after <|start|>assistant, as a grammar
 developer.jinja         The body of a developer message
 dialect.json            Settings of the oss-harmony dialect, which matches oss-harmony 0.0.11 (PyPI), module openai_harmony
 format.json             Rendering rules that are facts of the format rather than prose
