@@ -53,6 +53,7 @@ _LAZY = {
     "chat_from_conversation": "harmony_grammar.integrations.chat.convert",
     "merge_deltas": "harmony_grammar.integrations.chat.convert",
     "ChatStreamAdapter": "harmony_grammar.integrations.chat.stream",
+    "completion_grammar_from_chat": "harmony_grammar.integrations.chat.grammar",
     "Diagnostic": "harmony_grammar.tools.validate",
     "validate": "harmony_grammar.tools.validate",
     "validate_file": "harmony_grammar.tools.validate",
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
         conversation_from_chat,
         merge_deltas,
     )
+    from harmony_grammar.integrations.chat.grammar import completion_grammar_from_chat
     from harmony_grammar.integrations.chat.stream import ChatStreamAdapter
     from harmony_grammar.tools.validate import Diagnostic, validate, validate_file
 
@@ -116,6 +118,7 @@ __all__ = [
     "chat_from_conversation",
     "ChatStreamAdapter",
     "merge_deltas",
+    "completion_grammar_from_chat",
     "Diagnostic",
     "validate",
     "validate_file",

@@ -16,4 +16,4 @@ class HarmonyError(RuntimeError):
 
 
 class HarmonyWarning(UserWarning):
-    """Output that did not parse and was kept as raw text (the lenient paths of ``harmony_grammar.integrations.chat``)."""
+    """Model output that was repaired to be read (the lenient paths of ``harmony_grammar.integrations.chat``)."""

@@ -67,3 +67,26 @@ def test_startup_profile_runs():
     lines = out.stdout.strip().splitlines()
     assert lines[0].split() == ["phase", "ms"] and lines[-1].startswith("sum of the medians")
     assert any(line.startswith("first render") for line in lines)
+
+
+def test_constrain_benchmark_runs_on_tiny_inputs():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "constrain.py"), "--quick"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[0].startswith("machine: ") and lines[1].startswith("grammar: ")
+    assert lines[2].split() == ["what", "p50", "p99", "target"]
+    assert [line.split("  ")[0] for line in lines[3:-1]] == [
+        "grammar text (completion_grammar)", "compile (grammar.matcher())", "compile, tool_choice none",
+        "compile, tool_choice tool_3", "copy of a compiled one (deep_copy)", "tokenizer (lltokenizer, once)",
+        "mask (fill_next_token_bitmask)", "mask, mean", "mask (compute_bitmask)", "consume_token", "batch step, 4 masks (_par)",
+        "batch, per sequence", "batch step, 4 copies (_par)", "batch step, 4 masks one by one"]
+    figures = json.loads(lines[-1])
+    assert set(figures) == {
+        "tokens", "text_ms", "compile_ms", "compile_none_ms", "compile_named_ms", "copy_us", "tokenizer_ms",
+        "mask_p50_us", "mask_p99_us", "mask_mean_us", "compute_bitmask_p50_us", "compute_bitmask_p99_us", "consume_p50_us",
+        "consume_p99_us", "batch", "batch_steps", "batch_step_p50_us", "batch_step_p99_us", "batch_per_sequence_us",
+        "batch_copies_step_p50_us", "batch_copies_step_p99_us", "batch_one_by_one_step_p50_us",
+        "batch_one_by_one_step_p99_us"}
+    assert figures["batch"] == 4 and figures["batch_steps"] == figures["tokens"] > 100
+    assert all(v > 0 for v in figures.values())

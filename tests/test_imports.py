@@ -157,7 +157,8 @@ def test_the_first_render_loads_the_renderer_and_the_grammar():
         "[200006, 1428, 200008, 12194, 200007, 200006, 173781]\n"
         f"print({_LOADED})")
     assert set(ours) - CORE == {"harmony_grammar.engine.render", "harmony_grammar.engine.parse",
-                                "harmony_grammar.format.grammar", "harmony_grammar.format.content"}
+                                "harmony_grammar.format.grammar", "harmony_grammar.format.content",
+                                "harmony_grammar.format.sandbox"}
     assert third_party == ["lark", "jinja2"]
 
 

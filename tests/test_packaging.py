@@ -60,6 +60,13 @@ REQUIRED_IN_SDIST = [
     "scripts/golden_scenarios.json",
     "scripts/golden_worker.py",
     "examples/conversation.json",
+    # what the README test and the benchmark tests read, so the suite runs from the sdist as from a clone
+    ".ci/run",
+    "benchmarks/compare.py",
+    "benchmarks/workloads.py",
+    "scripts/build_vocab.py",
+    "BENCHMARKS.md",
+    "SECURITY.md",
 ]
 
 # Runs inside the fresh environment, from a directory outside the repository.

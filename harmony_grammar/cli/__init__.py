@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
+from harmony_grammar.cli.grammar import GRAMMAR_EXAMPLES, add_grammar_arguments, run_grammar
 from harmony_grammar.cli.io import PROG, InputError, epilog
 from harmony_grammar.cli.parse import add_parse_arguments, run_parse
 from harmony_grammar.cli.render import add_example_arguments, add_render_arguments, run_example, run_render
@@ -112,6 +113,17 @@ COMMANDS: tuple[Command, ...] = (
         "bad lines are reported as IN:LINE: error: MESSAGE; the last line of stderr reads\n"
         "'N written, M skipped'. exit status: 0 when every line was written, 1 when a line\n"
         "was skipped or stopped the run (then OUT is not written), 2 for usage or file errors",
+    ),
+    Command(
+        "grammar",
+        "print the grammar of the completions the model may write after a conversation, or check one",
+        GRAMMAR_EXAMPLES,
+        add_grammar_arguments,
+        run_grammar,
+        "the grammar is llguidance's Lark syntax (see the README's 'Constrained decoding').\n"
+        "--check prints 'accepted' (exit status 0) or 'refused at token N (TEXT): allowed here: ...'\n"
+        "(exit status 1); 2 when a file cannot be read, the tool choice names no declared tool,\n"
+        "or llguidance is not installed (pip install 'harmony-grammar[constrain]')",
     ),
     Command(
         "templates",

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Protocol, Sequence, Union
 
 from harmony_grammar.errors import HarmonyError
+from harmony_grammar.format.tokens import as_token_ids
 from harmony_grammar.model import Conversation, DeveloperContent, Message, SystemContent
 
 if TYPE_CHECKING:
@@ -117,17 +118,18 @@ class CompletionGrammar:
 
         Tokens that end early, before the grammar can stop, are refused at their end (``len(tokens)``).
         """
+        ids = as_token_ids(tokens)
         matcher = self.matcher()
-        for i, token in enumerate(tokens):
-            if matcher.is_stopped() or not matcher.consume_token(int(token)):
+        for i, token in enumerate(ids):
+            if matcher.is_stopped() or not matcher.consume_token(token):
                 return i
-        return None if matcher.is_stopped() or matcher.is_accepting() else len(tokens)
+        return None if matcher.is_stopped() or matcher.is_accepting() else len(ids)
 
     def allowed(self, tokens: Sequence[int], *, limit: int = 20) -> list[int]:
         """Up to ``limit`` of the token ids the grammar allows after ``tokens`` (a prefix it accepts)."""
         matcher = self.matcher()
-        for token in tokens:
-            if not matcher.consume_token(int(token)):
+        for token in as_token_ids(tokens):
+            if not matcher.consume_token(token):
                 raise HarmonyError(f"the grammar refuses token {token} of the prefix")
         mask = matcher.compute_bitmask()
         out: list[int] = []
@@ -192,22 +194,28 @@ def completion_grammar(encoding: EncodingLike, conversation: Union[Conversation,
     options = facts["json_options"]
 
     functions_ns = rules["function_tools_namespace"]
+    # Calls go only on channels the system message declares.
+    function_channels = [c for c in [facts["function_channel"]] if c in channels]
+    builtin_channels = [c for c in facts["builtin_channels"] if c in channels]
     calls: list[dict[str, Any]] = []
     for namespace in (developer.tools or {}).values() if developer else ():
         for tool in namespace.tools:
             schema = tool.parameters if tool.parameters is not None else {"type": "object"}
             calls.append({"recipient": f"{namespace.name}.{tool.name}", "kind": "function",
                           "name": tool.name if namespace.name == functions_ns else f"{namespace.name}.{tool.name}",
-                          "schema": _with_options(schema, options)})
+                          "channels": function_channels, "schema": _with_options(schema, options)})
     for namespace in (system.tools or {}).values():
         if namespace.name == facts["python_tool"]:
-            calls.append({"recipient": namespace.name, "kind": "builtin", "name": namespace.name, "schema": None})
+            calls.append({"recipient": namespace.name, "kind": "builtin", "name": namespace.name,
+                          "channels": builtin_channels, "schema": None})
             continue
         for tool in namespace.tools:
             schema = tool.parameters if tool.parameters is not None else {"type": "object"}
             calls.append({"recipient": f"{namespace.name}.{tool.name}", "kind": "builtin",
-                          "name": f"{namespace.name}.{tool.name}", "schema": _with_options(schema, options)})
+                          "name": f"{namespace.name}.{tool.name}", "channels": builtin_channels,
+                          "schema": _with_options(schema, options)})
 
+    calls = [c for c in calls if c["channels"]]
     named = _named(tool_choice)
     if named is not None:
         mode = "named"

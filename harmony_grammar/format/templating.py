@@ -234,16 +234,19 @@ class TemplateSet:
         if self._env is None:
             with self._lock:
                 if self._env is None:
+                    global _TEMPLATE_FAILURES
+                    _TEMPLATE_FAILURES = _failures()
                     self._env = self._build_env()
         return self._env
 
     def _build_env(self) -> "jinja2.Environment":
         import jinja2
-        from jinja2.sandbox import SandboxedEnvironment
+
+        from harmony_grammar.format.sandbox import BoundedSandbox
 
         plus = (self.options.get("json_numbers") or {}).get("positive_exponent", "e+")
         markers = self.markers
-        env = SandboxedEnvironment(
+        env = BoundedSandbox(
             loader=jinja2.FileSystemLoader([str(f) for f in self.folders]),
             undefined=jinja2.StrictUndefined,
             autoescape=False,
@@ -325,39 +328,57 @@ class TemplateSet:
             ) from None
 
     def render(self, name: str, **context: Any) -> str:
-        """Render template ``name``; template errors name the file and line."""
-        import jinja2
-
+        """Render template ``name``; template errors (and the sandbox's limits) name the file and line."""
         template = self.get(name)
+        env = self.env
         try:
-            return template.render(**context)
+            env.start()
+            return env.collect(template.generate(**context))
         except HarmonyError:
             raise
-        except (jinja2.TemplateError, TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+        except _TEMPLATE_FAILURES as exc:
             raise HarmonyError(f"{_where(exc, template)}: template error: {type(exc).__name__}: {exc}") from None
 
     def macro(self, name: str, macro: str) -> Callable[..., str]:
         """A macro of template ``name`` as a Python callable."""
-        import jinja2
-
         template = self.get(name)
+        env = self.env
         try:
-            fn = getattr(template.module, macro)
+            env.start()
+            module = template.module
+        except _TEMPLATE_FAILURES as exc:
+            raise HarmonyError(f"{_where(exc, template)}: template error: {type(exc).__name__}: {exc}") from None
+        try:
+            fn = getattr(module, macro)
         except AttributeError:
             raise HarmonyError(f"{template.filename}: no macro named {macro!r}") from None
 
         def call(*args: Any, **kwargs: Any) -> str:
             try:
-                return str(fn(*args, **kwargs))
+                env.start()
+                return env.collect(iter((str(fn(*args, **kwargs)),)))
             except HarmonyError:
                 raise
-            except (jinja2.TemplateError, TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+            except _TEMPLATE_FAILURES as exc:
                 raise HarmonyError(f"{_where(exc, template)}: template error: {type(exc).__name__}: {exc}") from None
 
         return call
 
     def split(self, rendered: str) -> list[str | Special]:
         return self.markers.split(rendered)
+
+
+def _failures() -> tuple[type[BaseException], ...]:
+    import jinja2
+
+    # What a template can raise: its own errors (the sandbox's limits among them), Python's on bad
+    # values, and OverflowError, MemoryError and RecursionError from what it computes.
+    return (jinja2.TemplateError, TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError,
+            MemoryError, RecursionError, ZeroDivisionError)
+
+
+# Set with the first environment, when Jinja2 is imported (see TemplateSet.env).
+_TEMPLATE_FAILURES: tuple[type[BaseException], ...] = ()
 
 
 def _where(exc: BaseException, template: "jinja2.Template") -> str:

@@ -1,7 +1,8 @@
 """OpenAI-style chat messages to harmony and back: requests, completions and streamed deltas.
 
 ``convert`` maps whole messages, ``stream`` maps completion tokens to deltas as
-they arrive, and ``mapping`` holds what both share (``templates/chat.json``).
+they arrive, ``grammar`` gives a request's completion grammar for constrained
+decoding, and ``mapping`` holds what they share (``templates/chat.json``).
 """
 
 from harmony_grammar.integrations.chat.convert import (
@@ -11,6 +12,7 @@ from harmony_grammar.integrations.chat.convert import (
     conversation_from_chat,
     merge_deltas,
 )
+from harmony_grammar.integrations.chat.grammar import completion_grammar_from_chat
 from harmony_grammar.integrations.chat.mapping import tool_call_id
 from harmony_grammar.integrations.chat.stream import ChatStreamAdapter
 
@@ -22,4 +24,5 @@ __all__ = [
     "merge_deltas",
     "tool_call_id",
     "ChatStreamAdapter",
+    "completion_grammar_from_chat",
 ]
