@@ -29,6 +29,7 @@ from harmony_grammar.errors import HarmonyError
 from harmony_grammar.format.content import ContentDecoder
 from harmony_grammar.format.diagnostics import Diagnostic, diagnostic
 from harmony_grammar.format.header import Note, ParsedHeader
+from harmony_grammar.format.tokens import MAX_TOKEN_ID, as_token_id
 from harmony_grammar.model import Message
 from harmony_grammar.resources import load_json
 
@@ -154,7 +155,7 @@ class RecoveringParser:
 
     def _recover_process(self, token: int) -> "RecoveringParser":
         tokens = self._tokens
-        if type(token) is int and 0 <= token <= 0xFFFFFFFF and self._state is self._in_content:  # type: ignore[has-type]
+        if type(token) is int and 0 <= token <= MAX_TOKEN_ID and self._state is self._in_content:  # type: ignore[has-type]
             tokens.append(token)  # the common case, as fast as the strict parser's
             if token in self._stop:
                 self._last_delta = None
@@ -163,16 +164,14 @@ class RecoveringParser:
                 self._last_delta = self._decoder.feed(token)  # type: ignore[has-type]
             return self
         index = len(tokens)
-        if type(token) is not int or not 0 <= token <= 0xFFFFFFFF:
+        if type(token) is not int or not 0 <= token <= MAX_TOKEN_ID:
             try:
-                value = token.__index__()
-            except (AttributeError, TypeError):
-                raise HarmonyError(f"token {index}: expected an integer token id, found {type(token).__name__} "
-                                   f"{token!r}") from None
-            if not 0 <= value <= 0xFFFFFFFF:
-                self._note("invalid_token_id", index, found=value)
-                value = 0xFFFFFFFF
-            token = value
+                token = as_token_id(token, index)
+            except HarmonyError:
+                if not hasattr(token, "__index__"):
+                    raise  # not an integer at all: refused, as the strict parser refuses it
+                self._note("invalid_token_id", index, found=token.__index__())
+                token = MAX_TOKEN_ID
         self._tokens.append(token)
         self._last_delta = None
         self._step(token, index)

@@ -64,7 +64,6 @@ class ChatStreamAdapter:
         self._done = 0  # parser messages already given to the builder
         self._kind: Optional[str] = None  # of the open message: content, reasoning or tool_call
         self._parts: list[str] = []  # text streamed for the open message
-        self._pending: list[int] = []  # tokens of the next message that are not content yet
         self._present: set[str] = set()  # kinds whose field has been sent
         self._shown: set[str] = set()  # kinds with non-empty text sent
         self._reported = 0  # parser diagnostics already turned into warnings
@@ -88,7 +87,6 @@ class ChatStreamAdapter:
             if not self._lenient:
                 raise HarmonyError(problem)
             self._warn(problem + " (read as the assistant's)")
-        self._pending.clear()
         self._parts = []
         self._decoder = ContentDecoder(self._tokenizer)
         self._kind = message_kind(channel, recipient)
@@ -138,7 +136,6 @@ class ChatStreamAdapter:
     def process(self, token: int) -> list[dict[str, Any]]:
         """Feed one token; return the deltas it completes."""
         out: list[dict[str, Any]] = []
-        self._pending.append(token)
         self._index += 1
         self.parser.process(token)
         self._after(out, self.parser.last_token)
@@ -175,7 +172,6 @@ class ChatStreamAdapter:
                 self._open(out, message.author.role, message.channel, message.recipient)
             self._close(out, "".join(c.text for c in message.content if isinstance(c, TextContent)))
             self._done += 1
-            self._pending.clear()
 
     # -- lenient ----------------------------------------------------------------------
 
