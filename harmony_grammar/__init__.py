@@ -54,6 +54,7 @@ _LAZY = {
     "merge_deltas": "harmony_grammar.integrations.chat.convert",
     "ChatStreamAdapter": "harmony_grammar.integrations.chat.stream",
     "completion_grammar_from_chat": "harmony_grammar.integrations.chat.grammar",
+    "apply_chat_template": "harmony_grammar.integrations.chat.template",
     "Diagnostic": "harmony_grammar.tools.validate",
     "validate": "harmony_grammar.tools.validate",
     "validate_file": "harmony_grammar.tools.validate",
@@ -70,6 +71,7 @@ if TYPE_CHECKING:
     )
     from harmony_grammar.integrations.chat.grammar import completion_grammar_from_chat
     from harmony_grammar.integrations.chat.stream import ChatStreamAdapter
+    from harmony_grammar.integrations.chat.template import apply_chat_template
     from harmony_grammar.tools.validate import Diagnostic, validate, validate_file
 
 
@@ -119,6 +121,7 @@ __all__ = [
     "ChatStreamAdapter",
     "merge_deltas",
     "completion_grammar_from_chat",
+    "apply_chat_template",
     "Diagnostic",
     "validate",
     "validate_file",

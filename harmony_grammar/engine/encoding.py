@@ -8,12 +8,14 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 from enum import Enum
 from pathlib import Path
 from functools import cached_property
-from typing import TYPE_CHECKING, AbstractSet, Collection, Iterable, List, Literal, Optional, Sequence
+from typing import (TYPE_CHECKING, AbstractSet, Any, Collection, Iterable, List, Literal, Mapping, Optional, Sequence,
+                    Union)
 
 from harmony_grammar.errors import HarmonyError
 from harmony_grammar.model import (
@@ -144,6 +146,28 @@ class HarmonyEncoding:
         or all of them (``"all_assistant"``). See ``harmony_grammar.integrations.training``.
         """
         return render_with_mask(self._renderer, conversation, config, train_on)
+
+    def apply_chat_template(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Optional[Sequence[Mapping[str, Any]]] = None,
+        *,
+        add_generation_prompt: bool = True,
+        tokenize: bool = True,
+        **kwargs: Any,
+    ) -> Union[List[int], str]:
+        """transformers' ``apply_chat_template`` on Chat Completions messages: the token ids, or the text.
+
+        The same as ``harmony_grammar.apply_chat_template(self, ...)``, which tells the keywords.
+
+        >>> enc = load_harmony_encoding("HarmonyGptOss")
+        >>> enc.apply_chat_template([{"role": "user", "content": "Hi"}], conversation_start_date="2025-06-28")[-2:]
+        [200006, 173781]
+        """
+        # The chat bridge is a higher layer: it is found by name, when called.
+        template = importlib.import_module("harmony_grammar.integrations.chat.template")
+        return template.apply_chat_template(self, messages, tools, add_generation_prompt=add_generation_prompt,
+                                            tokenize=tokenize, **kwargs)
 
     def render(self, message: Message, render_options: Optional[RenderOptions] = None) -> List[int]:
         """Render a single message."""

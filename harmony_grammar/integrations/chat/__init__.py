@@ -15,6 +15,7 @@ from harmony_grammar.integrations.chat.convert import (
 from harmony_grammar.integrations.chat.grammar import completion_grammar_from_chat
 from harmony_grammar.integrations.chat.mapping import tool_call_id
 from harmony_grammar.integrations.chat.stream import ChatStreamAdapter
+from harmony_grammar.integrations.chat.template import apply_chat_template
 
 __all__ = [
     "conversation_from_chat",
@@ -25,4 +26,5 @@ __all__ = [
     "tool_call_id",
     "ChatStreamAdapter",
     "completion_grammar_from_chat",
+    "apply_chat_template",
 ]

@@ -25,7 +25,6 @@ model's parsed output back to one assistant message. The rules live in
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence, Union
 
 from harmony_grammar.errors import HarmonyError
@@ -47,6 +46,7 @@ from harmony_grammar.integrations.chat.mapping import (
     builtin_tools as known_builtin_tools,
     mapping_rules,
     function_name,
+    json_text,
     new_seed,
     tool_call_id,
 )
@@ -200,6 +200,14 @@ def _reasoning(message: Mapping[str, Any], where: str) -> Optional[str]:
     return found
 
 
+def _json(value: object, where: str) -> str:
+    """A value given as an object where harmony holds text, encoded once (``json_text`` in templates/chat.json)."""
+    try:
+        return json_text(value)
+    except (TypeError, ValueError) as exc:
+        raise HarmonyError(f"{where}: cannot be encoded as JSON: {exc}") from None
+
+
 def _arguments(raw: object, where: str) -> str:
     if isinstance(raw, str):
         return raw
@@ -207,12 +215,34 @@ def _arguments(raw: object, where: str) -> str:
         return ""
     if isinstance(raw, Mapping):
         # Some clients send the arguments as an object; encode it once.
-        return json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
+        return _json(raw, where)
     raise HarmonyError(f"{where}: expected the arguments as a JSON string, found {_kind_name(raw)}")
 
 
+class _Calls:
+    """The assistant's tool calls so far: by id, and those still waiting for a result, oldest first."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[str, tuple[str, bool]] = {}  # tool_call_id -> (recipient, built-in?)
+        self.waiting: list[tuple[Optional[str], str, bool]] = []
+
+    def add(self, call_id: Optional[str], recipient: str, builtin: bool) -> None:
+        if call_id is not None:
+            self.by_id[call_id] = (recipient, builtin)
+        self.waiting.append((call_id, recipient, builtin))
+
+    def answer(self, call_id: Optional[str] = None, recipient: Optional[str] = None) -> Optional[tuple[str, bool]]:
+        """The call a result answers, taken off the waiting list: the one with ``call_id``, else the
+        earliest waiting one (to ``recipient`` when given); None when there is none."""
+        for i, (waiting_id, waiting_recipient, builtin) in enumerate(self.waiting):
+            if (waiting_id == call_id) if call_id is not None else (recipient in (None, waiting_recipient)):
+                del self.waiting[i]
+                return waiting_recipient, builtin
+        return None if call_id is None else self.by_id.get(call_id)
+
+
 def _assistant_messages(message: Mapping[str, Any], where: str, builtins: Sequence[str],
-                        call_names: dict[str, tuple[str, bool]]) -> list[Message]:
+                        calls_so_far: _Calls) -> list[Message]:
     rules = mapping_rules()
     out: list[Message] = []
     reasoning = _reasoning(message, where)
@@ -240,31 +270,47 @@ def _assistant_messages(message: Mapping[str, Any], where: str, builtins: Sequen
             msg = msg.with_content_type(shape["content_type"])
         out.append(msg)
         call_id = call.get("id")
-        if call_id is not None:
-            if not isinstance(call_id, str):
-                raise HarmonyError(f"{at}.id: expected a string, found {_kind_name(call_id)}")
-            call_names[call_id] = (recipient, builtin)
+        if call_id is not None and not isinstance(call_id, str):
+            raise HarmonyError(f"{at}.id: expected a string, found {_kind_name(call_id)}")
+        calls_so_far.add(call_id, recipient, builtin)
     return out
 
 
+def _result_texts(content: object, where: str) -> list[str]:
+    """A tool result's text: a string or content parts as they are, any other object or list as JSON."""
+    parts = isinstance(content, list) and all(isinstance(p, Mapping) and "type" in p for p in content)
+    if isinstance(content, Mapping) or (isinstance(content, list) and not parts):
+        return [_json(content, where)]
+    return _text_parts(content, where) or []
+
+
 def _tool_message(message: Mapping[str, Any], where: str, builtins: Sequence[str],
-                  call_names: dict[str, tuple[str, bool]], legacy: bool) -> Message:
+                  calls_so_far: _Calls, legacy: bool) -> Message:
     rules = mapping_rules()
+    name = message.get("name")
     if legacy:
-        name = message.get("name")
         if not isinstance(name, str) or not name:
             raise HarmonyError(f"{where}.name: a function result needs the function's name, found {_kind_name(name)}")
         recipient, builtin = _recipient(name, builtins)
+        calls_so_far.answer(recipient=recipient)
     else:
         call_id = message.get("tool_call_id")
-        if not isinstance(call_id, str):
+        if call_id is not None and not isinstance(call_id, str):
             raise HarmonyError(f"{where}.tool_call_id: expected a string, found {_kind_name(call_id)}")
-        if call_id not in call_names:
-            raise HarmonyError(f"{where}.tool_call_id: no earlier assistant tool call has the id {call_id!r}")
-        recipient, builtin = call_names[call_id]
+        # Without an id (as Hugging Face chat templates are given), a result answers the earliest
+        # call still waiting for one, to the tool it names if it names one.
+        named = _recipient(name, builtins)[0] if call_id is None and isinstance(name, str) and name else None
+        found = calls_so_far.answer(call_id, named)
+        if found is None:
+            if call_id is not None:
+                raise HarmonyError(f"{where}.tool_call_id: no earlier assistant tool call has the id {call_id!r}")
+            to = f" to {name!r}" if named is not None else ""
+            raise HarmonyError(f"{where}.tool_call_id: missing, and no earlier assistant tool call{to} "
+                               f"is waiting for a result")
+        recipient, builtin = found
     shape = rules["builtin_result" if builtin else "function_result"]
-    texts = _text_parts(message.get("content"), f"{where}.content")
-    return Message(author=Author(role=Role.TOOL, name=recipient), content=[TextContent(text=t) for t in texts or []],
+    texts = _result_texts(message.get("content"), f"{where}.content")
+    return Message(author=Author(role=Role.TOOL, name=recipient), content=[TextContent(text=t) for t in texts],
                    channel=shape["channel"], recipient=shape["recipient"])
 
 
@@ -285,7 +331,11 @@ def conversation_from_chat(
     defaults of ``SystemContent.new()``) and the built-in tools (``"browser"``,
     ``"python"``). Leading ``system``/``developer`` messages, ``tools`` and
     ``response_format`` make up the developer message, which is left out when
-    all three are empty.
+    all three are empty (an empty system prompt, ``""`` or null, adds nothing).
+    A tool result names its call through ``tool_call_id``; without one it
+    answers the earliest call still waiting for a result (to the tool its
+    ``name`` names, if it has one). Result content given as an object, or a
+    list that is not content parts, is encoded as compact JSON.
     """
     rules = mapping_rules()
     if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
@@ -312,7 +362,9 @@ def conversation_from_chat(
     start = 0
     while start < len(messages) and isinstance(messages[start], Mapping) \
             and messages[start].get("role") in rules["instruction_roles"]:
-        instructions.extend(_text_parts(messages[start].get("content"), f"messages[{start}].content") or [])
+        # An empty system prompt ("" or null) adds no instructions.
+        texts = _text_parts(messages[start].get("content"), f"messages[{start}].content", allow_none=True)
+        instructions.extend(t for t in texts or [] if t)
         start += 1
 
     developer = DeveloperContent.new()
@@ -327,7 +379,7 @@ def conversation_from_chat(
     if developer.instructions is not None or developer.tools or developer.response_formats:
         out.append(Message.from_role_and_content(Role.DEVELOPER, developer))
 
-    call_names: dict[str, tuple[str, bool]] = {}  # tool_call_id -> (recipient, built-in?)
+    calls_so_far = _Calls()
     for i in range(start, len(messages)):
         message = messages[i]
         where = f"messages[{i}]"
@@ -338,9 +390,9 @@ def conversation_from_chat(
             texts = _text_parts(message.get("content"), f"{where}.content") or []
             out.append(Message(author=Author(role=Role.USER), content=[TextContent(text=t) for t in texts]))
         elif role == "assistant":
-            out.extend(_assistant_messages(message, where, builtins, call_names))
+            out.extend(_assistant_messages(message, where, builtins, calls_so_far))
         elif role == "tool" or role == rules["legacy_function_role"]:
-            out.append(_tool_message(message, where, builtins, call_names, legacy=role != "tool"))
+            out.append(_tool_message(message, where, builtins, calls_so_far, legacy=role != "tool"))
         elif role in rules["instruction_roles"]:
             raise HarmonyError(f"{where}.role: a {role} message may only come before the first user or "
                                f"assistant message (its text becomes the developer instructions)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import secrets
 import warnings
 from functools import lru_cache
@@ -14,7 +15,7 @@ from harmony_grammar.model import Message, Role, TextContent
 from harmony_grammar.resources import data_dir, load_json
 
 __all__ = ["mapping_rules", "builtin_tools", "tool_call_id", "new_seed", "message_kind", "function_name",
-           "ChatMessageBuilder", "warn"]
+           "json_text", "ChatMessageBuilder", "warn"]
 
 @lru_cache(maxsize=None)
 def mapping_rules() -> dict[str, Any]:
@@ -40,6 +41,16 @@ def tool_call_id(seed: str, index: int) -> str:
 def new_seed() -> str:
     """A fresh random seed for tool-call ids (ids from different completions never collide)."""
     return secrets.token_hex(8)
+
+
+def json_text(value: Any) -> str:
+    """A value given as an object where harmony holds text (arguments, tool results), as compact JSON.
+
+    >>> json_text({"city": "Zürich", "days": [1, 2]})
+    '{"city":"Zürich","days":[1,2]}'
+    """
+    rule = mapping_rules()["json_text"]
+    return json.dumps(value, separators=tuple(rule["separators"]), ensure_ascii=rule["ensure_ascii"])
 
 
 

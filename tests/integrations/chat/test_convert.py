@@ -196,7 +196,8 @@ def test_builtin_tool_calls_keep_their_namespace():
      "messages[1].role: unknown role 'robot' (expected system, developer, user, assistant or tool)"),
     ([{"role": "user", "content": "a"}, {"role": "tool", "tool_call_id": "nope", "content": "b"}],
      "messages[1].tool_call_id: no earlier assistant tool call has the id 'nope'"),
-    ([{"role": "tool", "content": "b"}], "messages[0].tool_call_id: expected a string, found null"),
+    ([{"role": "tool", "content": "b"}],
+     "messages[0].tool_call_id: missing, and no earlier assistant tool call is waiting for a result"),
     ([{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "image_url", "image_url": {"url": "x"}}]}],
      "messages[0].content[1]: content part of type 'image_url' cannot be rendered in harmony "
      "(only text parts: text, input_text, output_text, refusal)"),
@@ -478,3 +479,143 @@ def test_assistant_turn_round_trips_through_tokens(seed, enc):
         assert tokens[:2] == [200006, enc.encode("assistant")[0]]
         got = chat_message_from_tokens(enc, tokens[2:], Role.ASSISTANT, call_id_seed="s")
         assert _normalize([got]) == _normalize([json.loads(json.dumps(original))])
+
+
+# -- inputs Hugging Face chat templates are given ----------------------------------
+
+
+def test_a_result_without_an_id_answers_the_earliest_waiting_call():
+    convo = conversation_from_chat([
+        {"role": "assistant", "tool_calls": [call("1", "a", "{}"), call("2", "b", "{}"), call("3", "c", "{}")]},
+        {"role": "tool", "tool_call_id": "1", "content": "A"},  # answered by id: no longer waiting
+        {"role": "tool", "content": "B"},
+        {"role": "tool", "tool_call_id": None, "content": "C"},
+        {"role": "assistant", "tool_calls": [{"type": "function", "function": {"name": "d", "arguments": "{}"}}]},
+        {"role": "tool", "content": "D"},  # a call without an id waits too
+    ])
+    assert body(convo)[3:6] + body(convo)[7:] == [
+        tool_result("functions.a", "A"), tool_result("functions.b", "B"), tool_result("functions.c", "C"),
+        tool_result("functions.d", "D")]
+
+
+def test_a_result_without_an_id_but_with_a_name_answers_the_earliest_waiting_call_to_that_tool():
+    convo = conversation_from_chat([
+        {"role": "assistant", "tool_calls": [call("1", "a", "{}"), call("2", "b", "{}"), call("3", "b", "{}")]},
+        {"role": "tool", "name": "b", "content": "B1"},
+        {"role": "tool", "name": "functions.b", "content": "B2"},
+        {"role": "tool", "content": "A"},
+    ], builtin_tools=["python"])
+    assert body(convo)[3:] == [tool_result("functions.b", "B1"), tool_result("functions.b", "B2"),
+                               tool_result("functions.a", "A")]
+
+
+def test_a_built_in_call_answered_without_an_id_keeps_its_shape():
+    convo = conversation_from_chat([
+        {"role": "assistant", "tool_calls": [call("1", "python", "print(1)")]},
+        {"role": "tool", "content": "1"},
+    ], builtin_tools=["python"])
+    assert body(convo)[1] == Message(author=Author(role=Role.TOOL, name="python"), content=[TextContent(text="1")],
+                                     channel="analysis", recipient="assistant")
+
+
+def test_a_legacy_function_result_takes_its_call_off_the_waiting_list():
+    convo = conversation_from_chat([
+        {"role": "assistant", "tool_calls": [call("1", "a", "{}"), call("2", "b", "{}")]},
+        {"role": "function", "name": "a", "content": "A"},
+        {"role": "tool", "content": "B"},
+    ])
+    assert body(convo)[2:] == [tool_result("functions.a", "A"), tool_result("functions.b", "B")]
+
+
+def test_an_id_answers_its_call_again_and_ids_answer_in_any_order():
+    convo = conversation_from_chat([
+        {"role": "assistant", "tool_calls": [call("1", "a", "{}"), call("2", "b", "{}")]},
+        {"role": "tool", "tool_call_id": "2", "content": "B"},
+        {"role": "tool", "tool_call_id": "2", "content": "B again"},
+        {"role": "tool", "content": "A"},
+    ])
+    assert body(convo)[2:] == [tool_result("functions.b", "B"), tool_result("functions.b", "B again"),
+                               tool_result("functions.a", "A")]
+
+
+@pytest.mark.parametrize(("messages", "message"), [
+    ([{"role": "assistant", "tool_calls": [call("1", "a", "{}")]},
+      {"role": "tool", "content": "A"}, {"role": "tool", "content": "again"}],
+     "messages[2].tool_call_id: missing, and no earlier assistant tool call is waiting for a result"),
+    ([{"role": "assistant", "tool_calls": [call("1", "a", "{}")]}, {"role": "tool", "name": "b", "content": "B"}],
+     "messages[1].tool_call_id: missing, and no earlier assistant tool call to 'b' is waiting for a result"),
+    ([{"role": "assistant", "tool_calls": [call("1", "a", "{}")]}, {"role": "tool", "tool_call_id": 1, "content": "A"}],
+     "messages[1].tool_call_id: expected a string, found int"),
+    ([{"role": "assistant", "tool_calls": [call("1", "a", "{}")]},
+      {"role": "tool", "tool_call_id": "1", "content": {"when": object()}}],
+     "messages[1].content: cannot be encoded as JSON: Object of type object is not JSON serializable"),
+    ([{"role": "assistant", "tool_calls": [call("1", "a", "{}")]},
+      {"role": "tool", "tool_call_id": "1", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}],
+     "messages[1].content[0]: content part of type 'image_url' cannot be rendered in harmony "
+     "(only text parts: text, input_text, output_text, refusal)"),
+])
+def test_results_that_answer_no_call_are_refused(messages, message):
+    test_bad_messages_name_the_index(messages, message)
+
+
+@pytest.mark.parametrize(("content", "text"), [
+    ({"temp": 21, "city": "Zürich", "tags": ["a", "b"]}, '{"temp":21,"city":"Zürich","tags":["a","b"]}'),
+    ([{"temp": 21}, {"temp": 22}], '[{"temp":21},{"temp":22}]'),
+    ([1, "two", None], '[1,"two",null]'),
+    (["a", {"type": "text", "text": "b"}], '["a",{"type":"text","text":"b"}]'),
+    ({}, "{}"),
+    ('{"temp": 21}', '{"temp": 21}'),  # a string is kept as it is
+])
+def test_object_and_list_results_are_encoded_as_json_once(content, text):
+    convo = conversation_from_chat([
+        {"role": "assistant", "tool_calls": [call("1", "a", "{}")]},
+        {"role": "tool", "tool_call_id": "1", "content": content},
+    ])
+    assert body(convo)[1] == tool_result("functions.a", text)
+
+
+def test_result_content_parts_stay_text_parts():
+    convo = conversation_from_chat([
+        {"role": "assistant", "tool_calls": [call("1", "a", "{}")]},
+        {"role": "tool", "content": [{"type": "text", "text": "x"}, {"type": "output_text", "text": "y"}]},
+    ])
+    assert body(convo)[1].content == [TextContent(text="x"), TextContent(text="y")]
+
+
+def test_a_json_result_renders_once_encoded(enc):
+    convo = conversation_from_chat([
+        {"role": "assistant", "tool_calls": [call("1", "get_weather", {"city": "Paris"})]},
+        {"role": "tool", "content": {"temp": 21, "sunny": True}},
+    ])
+    tokens = enc.render_conversation(Conversation.from_messages(body(convo)))
+    assert enc.decode_utf8(tokens) == (
+        '<|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>'
+        '{"city":"Paris"}<|call|><|start|>functions.get_weather<|channel|>commentary to=assistant<|message|>'
+        '{"temp":21,"sunny":true}<|end|>')
+
+
+@pytest.mark.parametrize("system", [{"role": "system", "content": ""}, {"role": "system", "content": None},
+                                    {"role": "system"}, {"role": "developer", "content": [{"type": "text", "text": ""}]},
+                                    {"role": "system", "content": []}])
+def test_an_empty_system_prompt_adds_no_developer_message(system):
+    convo = conversation_from_chat([system, {"role": "user", "content": "Hi"}])
+    assert convo.messages == [Message.from_role_and_content(Role.SYSTEM, SystemContent.new()),
+                              Message.from_role_and_content(Role.USER, "Hi")]
+
+
+def test_an_empty_system_prompt_with_tools_adds_no_instructions(enc):
+    convo = conversation_from_chat([{"role": "system", "content": ""}, {"role": "user", "content": "Hi"}], [WEATHER])
+    developer = convo.messages[1].content[0]
+    assert developer.instructions is None
+    assert enc.decode_utf8(enc.render(convo.messages[1])) == (
+        "<|start|>developer<|message|># Tools\n\n## functions\n\nnamespace functions {\n\n// Current weather.\n"
+        "type get_weather = (_: {\ncity: string,\n}) => any;\n\n} // namespace functions<|end|>")
+
+
+def test_empty_system_texts_are_skipped_and_blank_ones_kept():
+    convo = conversation_from_chat([{"role": "system", "content": ""}, {"role": "developer", "content": "Be brief."},
+                                    {"role": "system", "content": None}, {"role": "user", "content": "Hi"}])
+    assert convo.messages[1] == Message.from_role_and_content(
+        Role.DEVELOPER, DeveloperContent.new().with_instructions("Be brief."))
+    convo = conversation_from_chat([{"role": "system", "content": " "}, {"role": "user", "content": "Hi"}])
+    assert convo.messages[1].content[0].instructions == " "
