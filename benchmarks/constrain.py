@@ -112,11 +112,11 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         grammar = enc.completion_grammar(convo)
         texts.append(time.perf_counter() - t)
-    compiled = grammar.matcher()
+    compiled = grammar.compile()
     builds, copies = [], []
     for _ in range(compiles):
         t = time.perf_counter()
-        grammar.matcher()
+        grammar.compile()
         builds.append(time.perf_counter() - t)
         t = time.perf_counter()
         compiled.deep_copy()
@@ -126,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     narrower = {}
     for key, choice in (("none", "none"), ("named", {"name": "tool_3"})):
         other = enc.completion_grammar(convo, tool_choice=choice)
-        other.matcher()
-        narrower[key] = statistics.median(_times(other.matcher, compiles))
+        other.compile()
+        narrower[key] = statistics.median(_times(other.compile, compiles))
 
     tokens = completion(enc, 12 if args.quick else 330)
     if grammar.check(tokens) is not None:
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     fills, computes, consumes = [], [], []
     for _ in range(passes):
         for samples in (fills, computes):
-            matcher = grammar.matcher()
+            matcher = grammar.compile()
             for token in tokens:
                 t0 = time.perf_counter()
                 if samples is fills:
@@ -170,9 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         for i, m in enumerate(matchers):
             llnp.fill_next_token_bitmask(m, masks, i)
 
-    steps = _batch(grammar.matcher, tokens, batch, masks, par)
+    steps = _batch(grammar.compile, tokens, batch, masks, par)
     copied_steps = _batch(compiled.deep_copy, tokens, batch, masks, par)
-    single_steps = _batch(grammar.matcher, tokens, batch, masks, one_by_one)
+    single_steps = _batch(grammar.compile, tokens, batch, masks, one_by_one)
 
     results = {
         "tokens": len(tokens),
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
           f"batch: {batch} sequences, {len(steps)} steps")
     rows = [
         ("grammar text (completion_grammar)", f"{results['text_ms']:.3f} ms", "", ""),
-        ("compile (grammar.matcher())", f"{results['compile_ms']:.3f} ms", "", "≤ 10 ms"),
+        ("compile (grammar.compile())", f"{results['compile_ms']:.3f} ms", "", "≤ 10 ms"),
         ("compile, tool_choice none", f"{results['compile_none_ms']:.3f} ms", "", ""),
         ("compile, tool_choice tool_3", f"{results['compile_named_ms']:.3f} ms", "", ""),
         ("copy of a compiled one (deep_copy)", f"{results['copy_us']:.1f} µs", "", ""),

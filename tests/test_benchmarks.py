@@ -77,7 +77,7 @@ def test_constrain_benchmark_runs_on_tiny_inputs():
     assert lines[0].startswith("machine: ") and lines[1].startswith("grammar: ")
     assert lines[2].split() == ["what", "p50", "p99", "target"]
     assert [line.split("  ")[0] for line in lines[3:-1]] == [
-        "grammar text (completion_grammar)", "compile (grammar.matcher())", "compile, tool_choice none",
+        "grammar text (completion_grammar)", "compile (grammar.compile())", "compile, tool_choice none",
         "compile, tool_choice tool_3", "copy of a compiled one (deep_copy)", "tokenizer (lltokenizer, once)",
         "mask (fill_next_token_bitmask)", "mask, mean", "mask (compute_bitmask)", "consume_token", "batch step, 4 masks (_par)",
         "batch, per sequence", "batch step, 4 copies (_par)", "batch step, 4 masks one by one"]

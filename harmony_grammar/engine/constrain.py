@@ -77,6 +77,10 @@ def _llguidance() -> Any:
 
 _tokenizers: dict[int, Any] = {}
 _lock = threading.Lock()
+# Compiled matchers by (tokenizer, grammar text), the oldest forgotten first past the limit; never consumed,
+# only copied.
+_compiled: dict[tuple[int, str], Any] = {}
+_COMPILED_LIMIT = 64
 
 
 def lltokenizer(encoding: EncodingLike) -> "llguidance.LLTokenizer":
@@ -105,13 +109,32 @@ class CompletionGrammar:
     encoding: EncodingLike
     tool_choice: str
 
-    def matcher(self) -> "llguidance.LLMatcher":
-        """A fresh ``llguidance.LLMatcher`` for this grammar; ``HarmonyError`` if llguidance refuses the grammar."""
+    def compile(self) -> "llguidance.LLMatcher":
+        """A newly compiled ``llguidance.LLMatcher``; ``HarmonyError`` if llguidance refuses the grammar.
+
+        Compiling costs about 1 ms plus 0.6 ms for each JSON Schema; :meth:`matcher` does it once.
+        """
         ll = _llguidance()
         found = ll.LLMatcher(lltokenizer(self.encoding), self.text, log_level=0)
         if found.is_error():
             raise HarmonyError(f"llguidance refused the completion grammar: {found.get_error()}")
         return found
+
+    def matcher(self) -> "llguidance.LLMatcher":
+        """A fresh ``llguidance.LLMatcher`` for one completion: a copy of this grammar's compiled matcher.
+
+        The first call for a grammar text compiles it; later ones, for any ``CompletionGrammar``
+        with the same text (a server's next request with the same tools), copy it in microseconds.
+        """
+        key = (id(self.encoding.tokenizer), self.text)
+        compiled = _compiled.get(key)
+        if compiled is None:
+            compiled = self.compile()
+            with _lock:
+                if len(_compiled) >= _COMPILED_LIMIT:
+                    _compiled.pop(next(iter(_compiled)))
+                _compiled[key] = compiled
+        return compiled.deep_copy()
 
     def check(self, tokens: Sequence[int]) -> Optional[int]:
         """None if the grammar accepts ``tokens`` through a stop token, else the index of the first refused one.

@@ -913,3 +913,33 @@ def test_a_one_of_schema_compiles():
     head = E('<|channel|>commentary to=functions.f json<|message|>{"v":')
     assert grammar.check(head + E('{"b":1}}<|call|>')) is None
     assert grammar.check(head + E('[]}<|call|>')) == len(head)
+
+
+def test_matcher_compiles_a_text_once_and_hands_out_independent_copies():
+    from harmony_grammar.engine import constrain
+
+    grammar = ENC.completion_grammar(prompt_messages(FUNCTIONS))
+    first = grammar.matcher()
+    key = (id(ENC.tokenizer), grammar.text)
+    assert key in constrain._compiled
+    compiled = constrain._compiled[key]
+    again = ENC.completion_grammar(prompt_messages(FUNCTIONS)).matcher()  # a new request, the same tools
+    assert constrain._compiled[key] is compiled and again is not first and again is not compiled
+    tokens = E(FINAL)
+    assert all(first.consume_token(t) for t in tokens) and first.is_stopped()
+    assert not again.is_stopped() and all(again.consume_token(t) for t in tokens)
+    assert not compiled.is_stopped()  # the compiled original is only ever copied
+    assert grammar.compile() is not compiled
+
+
+def test_the_compiled_cache_is_bounded(monkeypatch):
+    from harmony_grammar.engine import constrain
+
+    monkeypatch.setattr(constrain, "_compiled", {})
+    monkeypatch.setattr(constrain, "_COMPILED_LIMIT", 2)
+    texts = []
+    for choice in ("auto", "none", "required"):
+        grammar = ENC.completion_grammar(prompt_messages(FUNCTIONS), tool_choice=choice)
+        grammar.matcher()
+        texts.append(grammar.text)
+    assert [text for _, text in constrain._compiled] == texts[1:]
