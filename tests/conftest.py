@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# The tests compile many throwaway grammars and template folders: keep their compiled forms in a
+# folder of the run's own, not in the user's cache (subprocesses inherit it).
+if "HARMONY_GRAMMAR_CACHE" not in os.environ:
+    _cache = tempfile.mkdtemp(prefix="harmony-grammar-cache-")
+    os.environ["HARMONY_GRAMMAR_CACHE"] = _cache
+    atexit.register(shutil.rmtree, _cache, True)
 
 import reference  # noqa: E402
 
