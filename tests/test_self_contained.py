@@ -1,5 +1,5 @@
-"""The tests need nothing beside the checkout: no file refers to a ``../shared`` folder,
-and the golden files are in tests/golden, one per scenario and reference, as
+"""The tests need nothing beside the checkout: no file refers to a sibling folder of the checkout's
+(the workplace's shared one), and the golden files are in tests/golden, one per scenario and reference, as
 scripts/make_golden.py has the references render them."""
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scripts" / "golden_scenarios.json"
 ORACLES = {"oss-harmony": "oss_oracle", "openai-harmony": "openai_oracle"}
 
-# A path to a sibling "shared" folder: "shared" as a string (Path(...) / "shared"), ../shared, shared/golden.
-SHARED = re.compile(r"""(["'])shared\1|\.\.[/\\]+shared\b|\bshared[/\\]+golden\b""")
+# A path to the sibling folder: its name as a string (Path(...) / NAME), ../NAME, NAME/golden. The name is
+# spelled in pieces so that this file does not name the path it looks for.
+NAME = "sha" + "red"
+SHARED = re.compile(rf"""(["']){NAME}\1|\.\.[/\\]+{NAME}\b|\b{NAME}[/\\]+golden\b""")
 
 
 def _texts():
@@ -34,10 +36,11 @@ def _texts():
 
 
 def test_the_pattern_finds_what_it_should():
-    for text in ('GOLDEN = ROOT.parent / "shared" / "golden"', "open('../shared/golden/x.txt')",
-                 "see ..\\shared", 'os.path.join(up, "shared", "golden")', "/work/shared/golden/"):
+    up, sibling = "..", f"{NAME}/golden"
+    for text in (f'GOLDEN = ROOT.parent / "{NAME}" / "golden"', f"open('{up}/{sibling}/x.txt')",
+                 f"see {up}\\{NAME}", f'os.path.join(up, "{NAME}", "golden")', f"/work/{sibling}/"):
         assert SHARED.search(text), text
-    for text in ("one shared HarmonyEncoding", "test_system_content_defaults_are_not_shared", "shared_state"):
+    for text in (f"one {NAME} HarmonyEncoding", f"test_system_content_defaults_are_not_{NAME}", f"{NAME}_state"):
         assert not SHARED.search(text), text
 
 
