@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 from harmony_grammar.errors import HarmonyError
 
-__all__ = ["data_dir", "load_json", "cache_dir", "CACHE_ENV_VAR"]
+__all__ = ["data_dir", "load_json", "cache_dir", "package_version", "CACHE_ENV_VAR"]
 
 CACHE_ENV_VAR = "HARMONY_GRAMMAR_CACHE"
 
@@ -55,3 +55,13 @@ def cache_dir(kind: str) -> Optional[Path]:
         return Path(chosen) / kind if chosen else None
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "harmony-grammar" / kind
+
+
+def package_version() -> str:
+    """The installed harmony-grammar's version, or a word saying why there is none."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("harmony-grammar")
+    except PackageNotFoundError:
+        return "unknown (not installed)"

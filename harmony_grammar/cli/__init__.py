@@ -8,6 +8,12 @@ import sys
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
+from harmony_grammar.cli.check_template import (
+    CHECK_TEMPLATE_EXAMPLES,
+    CHECK_TEMPLATE_NOTES,
+    add_check_template_arguments,
+    run_check_template,
+)
 from harmony_grammar.cli.grammar import GRAMMAR_EXAMPLES, add_grammar_arguments, run_grammar
 from harmony_grammar.cli.io import PROG, InputError, epilog
 from harmony_grammar.cli.parse import add_parse_arguments, run_parse
@@ -16,6 +22,7 @@ from harmony_grammar.cli.render_dataset import add_render_dataset_arguments, run
 from harmony_grammar.cli.repair import REPAIR_EXAMPLES, add_repair_arguments, run_repair
 from harmony_grammar.cli.templates import TEMPLATES_EXAMPLES, add_templates_arguments, run_templates
 from harmony_grammar.cli.validate import add_validate_arguments, run_validate
+from harmony_grammar.resources import package_version
 
 
 __all__ = ["main", "build_parser", "Command", "COMMANDS"]
@@ -132,18 +139,15 @@ COMMANDS: tuple[Command, ...] = (
         add_templates_arguments,
         run_templates,
     ),
+    Command(
+        "check-template",
+        "check a Hugging Face chat template against the renderer, case by case",
+        CHECK_TEMPLATE_EXAMPLES,
+        add_check_template_arguments,
+        run_check_template,
+        CHECK_TEMPLATE_NOTES,
+    ),
 )
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import PackageNotFoundError, version
-    except ImportError:  # pragma: no cover
-        return "unknown"
-    try:
-        return version("harmony-grammar")
-    except PackageNotFoundError:
-        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=epilog([example for command in COMMANDS for example in command.examples[:1]]),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
+    parser.add_argument("--version", action="version", version=f"{PROG} {package_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for command in COMMANDS:
         sub = subparsers.add_parser(

@@ -30,6 +30,7 @@ from harmony_grammar.engine.mask import render_with_mask
 from harmony_grammar.format.header import HeaderRules
 from harmony_grammar.format.templating import DEFAULT_DIALECT, TemplateSet
 from harmony_grammar.format.tokens import Tokenizer, as_token_id, load_tokenizer
+from harmony_grammar.resources import package_version
 
 if TYPE_CHECKING:
     from harmony_grammar.engine.constrain import CompletionGrammar, ToolChoice
@@ -63,6 +64,7 @@ class HarmonyEncoding:
         self._header = HeaderRules.load(overrides=dialect.get("header"))
         self._lock = threading.Lock()
         self._engine: Optional[tuple["Renderer", "Parser"]] = None
+        self._chat_template: Optional[str] = None
 
     def _parts(self) -> tuple["Renderer", "Parser"]:
         """The renderer and the parser, built on first use (they load lark and compile the grammar)."""
@@ -168,6 +170,20 @@ class HarmonyEncoding:
         template = importlib.import_module("harmony_grammar.integrations.chat.template")
         return template.apply_chat_template(self, messages, tools, add_generation_prompt=add_generation_prompt,
                                             tokenize=tokenize, **kwargs)
+
+    def chat_template(self) -> str:
+        """A Hugging Face chat template, generated from this encoding's templates, that renders what
+        :meth:`apply_chat_template` renders (with ``tokenize=False``), for transformers, TRL, llama.cpp and
+        other engines; ``harmony-grammar chat-template`` writes it out.
+
+        >>> enc = load_harmony_encoding("HarmonyGptOss")
+        >>> enc.chat_template().startswith("{#-\n  gpt-oss chat template")
+        True
+        """
+        if self._chat_template is None:
+            export = importlib.import_module("harmony_grammar.integrations.chat_template.export")
+            self._chat_template = export.export_chat_template(self, package_version())
+        return self._chat_template
 
     def render(self, message: Message, render_options: Optional[RenderOptions] = None) -> List[int]:
         """Render a single message."""

@@ -182,6 +182,20 @@ def _fail(message: str) -> str:
     raise HarmonyError(message)
 
 
+def _tojson(value: Any, ensure_ascii: bool = False, indent: Any = None, separators: Any = None,
+            sort_keys: bool = False) -> str:
+    """transformers' ``tojson``: ``json.dumps`` with its options, not Jinja's HTML-safe one (chat templates use it)."""
+    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent,
+                      separators=tuple(separators) if separators is not None else None, sort_keys=sort_keys)
+
+
+def _strftime_now(format: str) -> str:
+    """transformers' ``strftime_now``: the local time now, formatted."""
+    import datetime
+
+    return datetime.datetime.now().strftime(format)
+
+
 def _strip_prefix(text: str, prefix: str) -> str:
     return text[len(prefix):] if text.startswith(prefix) else text
 
@@ -256,6 +270,7 @@ class TemplateSet:
             **_SYNTAX,
         )
         env.filters.update(
+            tojson=_tojson,
             lines=rust_lines,
             json=lambda value: serde_json_text(value, plus),
             strip_prefix=_strip_prefix,
@@ -269,6 +284,8 @@ class TemplateSet:
             jget=_jget,
             jhas=_jhas,
             fail=_fail,
+            raise_exception=_fail,
+            strftime_now=_strftime_now,
             special=markers.special,
             brk=markers.brk,
         )

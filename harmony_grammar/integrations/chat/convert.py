@@ -256,7 +256,7 @@ def _assistant_messages(message: Mapping[str, Any], where: str, builtins: Sequen
         # With tool calls, the text is a preamble: what gpt-oss says before calling tools.
         channel = rules["preamble_channel"] if calls else rules["final_channel"]
         body = Message(author=Author(role=Role.ASSISTANT),
-                       content=[TextContent(text=t) for t in (texts or [""])], channel=channel)
+                       content=[TextContent(text="".join(texts or []))], channel=channel)
         out.append(body)
     for j, call in enumerate(calls):
         at = f"{where}.tool_calls[{j}]"
@@ -310,7 +310,7 @@ def _tool_message(message: Mapping[str, Any], where: str, builtins: Sequence[str
         recipient, builtin = found
     shape = rules["builtin_result" if builtin else "function_result"]
     texts = _result_texts(message.get("content"), f"{where}.content")
-    return Message(author=Author(role=Role.TOOL, name=recipient), content=[TextContent(text=t) for t in texts],
+    return Message(author=Author(role=Role.TOOL, name=recipient), content=[TextContent(text="".join(texts))],
                    channel=shape["channel"], recipient=shape["recipient"])
 
 
@@ -332,6 +332,8 @@ def conversation_from_chat(
     ``"python"``). Leading ``system``/``developer`` messages, ``tools`` and
     ``response_format`` make up the developer message, which is left out when
     all three are empty (an empty system prompt, ``""`` or null, adds nothing).
+    A list of text parts becomes one text, so it is tokenized as a chat template's
+    output would be.
     A tool result names its call through ``tool_call_id``; without one it
     answers the earliest call still waiting for a result (to the tool its
     ``name`` names, if it has one). Result content given as an object, or a
@@ -388,7 +390,7 @@ def conversation_from_chat(
         role = message.get("role")
         if role == "user":
             texts = _text_parts(message.get("content"), f"{where}.content") or []
-            out.append(Message(author=Author(role=Role.USER), content=[TextContent(text=t) for t in texts]))
+            out.append(Message(author=Author(role=Role.USER), content=[TextContent(text="".join(texts))]))
         elif role == "assistant":
             out.extend(_assistant_messages(message, where, builtins, calls_so_far))
         elif role == "tool" or role == rules["legacy_function_role"]:

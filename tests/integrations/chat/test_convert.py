@@ -26,6 +26,7 @@ from harmony_grammar import (
     chat_message_from_completion,
     chat_message_from_tokens,
     conversation_from_chat,
+    load_harmony_encoding,
 )
 from harmony_grammar.integrations.chat.convert import tool_call_id
 
@@ -114,10 +115,14 @@ def test_rendered_tool_loop_is_exact(enc):
 # -- conversation_from_chat: each message shape -----------------------------------
 
 
-def test_user_text_parts_stay_separate_contents():
+def test_user_text_parts_become_one_text():
+    # One text, so it is tokenized as a chat template's output is: "Hel" + "lo" as "Hello".
     convo = conversation_from_chat([{"role": "user", "content": [
-        {"type": "text", "text": "a"}, {"type": "input_text", "text": "b"}]}])
-    assert body(convo) == [Message(author=Author(role=Role.USER), content=[TextContent(text="a"), TextContent(text="b")])]
+        {"type": "text", "text": "Hel"}, {"type": "input_text", "text": "lo"}]}])
+    assert body(convo) == [Message(author=Author(role=Role.USER), content=[TextContent(text="Hello")])]
+    enc = load_harmony_encoding("HarmonyGptOss")
+    tokens = enc.render_conversation(Conversation.from_messages(body(convo)))
+    assert tokens == [200006, 1428, 200008, *enc.encode("Hello"), 200007]
 
 
 @pytest.mark.parametrize("field", ["reasoning_content", "reasoning", "thinking"])
@@ -574,12 +579,12 @@ def test_object_and_list_results_are_encoded_as_json_once(content, text):
     assert body(convo)[1] == tool_result("functions.a", text)
 
 
-def test_result_content_parts_stay_text_parts():
+def test_result_content_parts_are_text_not_json():
     convo = conversation_from_chat([
         {"role": "assistant", "tool_calls": [call("1", "a", "{}")]},
         {"role": "tool", "content": [{"type": "text", "text": "x"}, {"type": "output_text", "text": "y"}]},
     ])
-    assert body(convo)[1].content == [TextContent(text="x"), TextContent(text="y")]
+    assert body(convo)[1].content == [TextContent(text="xy")]
 
 
 def test_a_json_result_renders_once_encoded(enc):
