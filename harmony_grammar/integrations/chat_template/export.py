@@ -120,6 +120,11 @@ def _names(files: dict[str, _File], env_globals: Iterable[str]) -> None:
                 raise HarmonyError(f"{file.path}: {ENTRY} cannot be included")
             free = meta.find_undeclared_variables(file.tree)
             file.params = sorted(free - set(env_globals) - _ENGINE_ONLY)
+    for file in files.values():
+        for node in file.tree.find_all(nodes.Name):
+            if node.ctx in ("store", "param") and node.name in file.renames:
+                raise HarmonyError(f"{_where(file, node)}: {node.name!r} names both a variable and a macro; "
+                                   "rename one")
     taken: dict[str, str] = {}
     for file in files.values():
         for new in list(file.renames.values()) + ([file.stem + "_template"] if file.included else []):

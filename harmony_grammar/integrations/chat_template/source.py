@@ -36,6 +36,8 @@ _COMPARE = {"eq": "==", "ne": "!=", "gt": ">", "gteq": ">=", "lt": "<", "lteq": 
 _ATOMS = ("Name", "NSRef", "Const", "Getattr", "Getitem", "Call", "List", "Tuple", "Dict")
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _INDENT = "  "
+_SPELLED = {"FilterBlock": "a {% filter %} block", "CallBlock": "a {% call %} block", "Extends": "{% extends %}",
+            "Block": "a {% block %}", "ExprStmt": "a {% do %} statement"}
 
 
 def _string(text: str) -> str:
@@ -84,7 +86,8 @@ def _kind(node: "nodes.Node") -> str:
 def _unsupported(node: "nodes.Node", what: Optional[str] = None) -> HarmonyError:
     line = getattr(node, "lineno", None)
     at = f"line {line}: " if line else ""
-    return HarmonyError(f"{at}{what or _kind(node)} cannot be written out as chat-template source")
+    what = what or _SPELLED.get(_kind(node)) or f"a {_kind(node)} node"
+    return HarmonyError(f"{at}{what} cannot be written out as chat-template source")
 
 
 def _operand(node: "nodes.Node") -> str:
