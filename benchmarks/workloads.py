@@ -85,3 +85,22 @@ def training_set(h: Any, n: int = 1000, seed: int = 2) -> list[Any]:
             msgs.extend(turn(h, rng, i))
         out.append(h.Conversation.from_messages(msgs))
     return out
+
+
+def chat(turns: int = 20, seed: int = 0) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    """Figure b's conversation as Chat Completions messages, tools and keywords (for apply_chat_template)."""
+    rng = random.Random(seed)
+    tools = [{"type": "function", "function": {"name": f"tool_{i}", "description": f"Tool number {i}. " + _para(rng, 12),
+                                               "parameters": _schema(rng)}} for i in range(12)]
+    messages: list[dict[str, Any]] = [{"role": "system", "content": _para(rng, 60)}]
+    for i in range(turns):
+        messages += [
+            {"role": "user", "content": _para(rng, 18)},
+            {"role": "assistant", "reasoning_content": _para(rng, 30), "tool_calls": [
+                {"id": f"call_{i}", "type": "function",
+                 "function": {"name": f"tool_{i % 12}", "arguments": '{"location": "San Francisco, CA", "days": 3}'}}]},
+            {"role": "tool", "tool_call_id": f"call_{i}", "content": '{"result": "' + _para(rng, 15) + '"}'},
+            {"role": "assistant", "content": _para(rng, 22)},
+        ]
+    keywords = {"reasoning_effort": "high", "conversation_start_date": "2025-06-28", "builtin_tools": ["browser", "python"]}
+    return messages, tools, keywords

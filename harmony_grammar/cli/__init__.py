@@ -14,6 +14,8 @@ from harmony_grammar.cli.check_template import (
     add_check_template_arguments,
     run_check_template,
 )
+from harmony_grammar.cli.chat_template import (CHAT_TEMPLATE_EXAMPLES, CHAT_TEMPLATE_NOTES,
+                                              add_chat_template_arguments, run_chat_template)
 from harmony_grammar.cli.grammar import GRAMMAR_EXAMPLES, add_grammar_arguments, run_grammar
 from harmony_grammar.cli.io import PROG, InputError, epilog
 from harmony_grammar.cli.parse import add_parse_arguments, run_parse
@@ -138,6 +140,14 @@ COMMANDS: tuple[Command, ...] = (
         TEMPLATES_EXAMPLES,
         add_templates_arguments,
         run_templates,
+    ),
+    Command(
+        "chat-template",
+        "write the Hugging Face chat template that renders what the renderer renders",
+        CHAT_TEMPLATE_EXAMPLES,
+        add_chat_template_arguments,
+        run_chat_template,
+        CHAT_TEMPLATE_NOTES,
     ),
     Command(
         "check-template",

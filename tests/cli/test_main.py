@@ -55,7 +55,8 @@ def test_one_module_per_command_each_saying_its_job_in_one_line():
     import harmony_grammar.cli as cli
 
     names = [m.name for m in pkgutil.iter_modules(cli.__path__)]
-    assert sorted(names) == ["grammar", "io", "parse", "render", "render_dataset", "repair", "templates", "validate"]
+    assert sorted(names) == ["chat_template", "check_template", "grammar", "io", "parse", "render", "render_dataset",
+                             "repair", "templates", "validate"]
     for module in [cli] + [importlib.import_module(f"harmony_grammar.cli.{name}") for name in names]:
         doc = (module.__doc__ or "").strip()
         assert doc and "\n" not in doc, module.__name__

@@ -207,7 +207,7 @@ def test_render_in_the_openai_harmony_dialect(capsys):
 
 def test_render_with_a_template_folder(capsys, tmp_path):
     code, out, err = run(capsys, "templates", "export", str(tmp_path / "t"), "--dialect", "openai-harmony")
-    assert code == 0 and out.splitlines()[5] == str(tmp_path / "t" / "header.jinja")
+    assert code == 0 and out.splitlines()[6] == str(tmp_path / "t" / "header.jinja")
     system = tmp_path / "t" / "system.jinja"
     system.write_text(system.read_text(encoding="utf-8").replace('"Current date: "', '"Today: "'), encoding="utf-8")
     code, out, err = run(capsys, "render", "--templates", str(tmp_path / "t"), "--color", "never")

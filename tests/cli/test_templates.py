@@ -17,9 +17,9 @@ def test_templates_export(capsys, tmp_path):
     assert out == "".join(f"{target / name}\n" for name in files)
     written = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
     assert written == sorted(files) == [
-        "constraint.json", "constraint.lark.jinja", "developer.jinja", "dialect.json", "format.json",
-        "header.jinja", "next_turn.jinja", "response_formats.jinja", "system.jinja", "tools.jinja",
-        "typescript.jinja",
+        "chat_template.jinja", "constraint.json", "constraint.lark.jinja", "developer.jinja", "dialect.json",
+        "format.json", "header.jinja", "next_turn.jinja", "portable.jinja", "response_formats.jinja", "system.jinja",
+        "tools.jinja", "typescript.jinja",
     ]
     for name, source in files.items():
         assert (target / name).read_bytes() == source.read_bytes()
@@ -45,7 +45,7 @@ def test_templates_export_refuses_to_overwrite(capsys, tmp_path):
     assert (tmp_path / "system.jinja").read_text(encoding="utf-8") == "mine"
     code, out, err = run(capsys, "templates", "export", "--force", str(tmp_path))
     assert (code, err) == (0, "")
-    assert out.count("\n") == 11
+    assert out.count("\n") == 13
     from harmony_grammar.format.templating import template_files
     assert (tmp_path / "system.jinja").read_bytes() == template_files()["system.jinja"].read_bytes()
     assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "unrelated"
@@ -63,6 +63,7 @@ def test_templates_list(capsys):
     code, out, err = run(capsys, "templates", "list")
     assert (code, err) == (0, "")
     assert out == """\
+chat_template.jinja     The chat bridge as a template: Chat Completions messages, as transformers' apply_chat_template passes them, to harmony text
 constraint.json         Facts of the completion constraint beyond the header layout
 constraint.lark.jinja   The completion constraint: what the model may write after <|start|>assistant, as a grammar
 developer.jinja         The body of a developer message
@@ -70,6 +71,7 @@ dialect.json            Settings of the oss-harmony dialect, which matches oss-h
 format.json             Rendering rules that are facts of the format rather than prose
 header.jinja            The message header layout: everything from <|start|> to <|message|>, and the token that ends the message
 next_turn.jinja         What render_conversation_for_completion appends: the start of the next turn
+portable.jinja          The engine's `json` filter in plain Jinja, for the exported chat template (harmony-grammar chat-template), where no custom filter exists
 response_formats.jinja  The "# Response Formats" section (structured output) at the end of a developer message
 system.jinja            The body of a system message
 tools.jinja             The "# Tools" section: one "## NAME" block per tool namespace, in key order

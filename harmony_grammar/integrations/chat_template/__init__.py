@@ -1,0 +1,1 @@
+"""Hugging Face chat templates: export one from the templates, and check any against the renderer."""
