@@ -40,6 +40,7 @@ REQUIRED_IN_WHEEL = [
     "harmony_grammar/templates/dialects/oss-harmony/header.jinja",
     "harmony_grammar/templates/tools/browser.json",
     "harmony_grammar/examples/conversation.json",
+    "harmony_grammar/examples/chat_cases.json",
 ]
 
 REQUIRED_IN_SDIST = [
