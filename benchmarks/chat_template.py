@@ -11,7 +11,8 @@ turns of reasoning, a tool call, its result and an answer. Figures:
 - compile: the template's source compiled by the transformers-like sandbox (once per template);
 - render: one render through the compiled template, in that sandbox and, when
   transformers is installed, through its ``render_jinja_template``;
-- ``enc.apply_chat_template`` on the same chat, as text and as tokens.
+- ``enc.apply_chat_template`` on the same chat, as text and as tokens;
+- with ``--also TEMPLATE``, another template through transformers on the same chat.
 
 Ratios are against ``enc.apply_chat_template(..., tokenize=False)``. Timings are printed, never asserted.
 """
@@ -50,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a short conversation and few repeats")
     parser.add_argument("--json", action="store_true", help="print the results as one JSON line at the end")
+    parser.add_argument("--also", metavar="TEMPLATE", help="also time another chat template on the same chat "
+                        "(for example the official one), through transformers; its text is not compared")
     args = parser.parse_args(argv)
     turns, exports, renders = (2, 2, 3) if args.quick else (20, 15, 30)
     enc = h.load_harmony_encoding("HarmonyGptOss")
@@ -77,6 +80,15 @@ def main(argv: list[str] | None = None) -> int:
 
         assert through_transformers() == text, "transformers renders something else"
         results["transformers_render_ms"] = _median_ms(through_transformers, renders)
+        if args.also:
+            other = Path(args.also).read_text(encoding="utf-8")
+
+            def other_through_transformers() -> str:
+                out, _ = render_jinja_template([messages], tools=tools, chat_template=other,
+                                               add_generation_prompt=True, **keywords)
+                return out[0]
+
+            results["also_transformers_render_ms"] = _median_ms(other_through_transformers, renders)
 
     print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}")
     print(f"chat: {len(messages)} messages, {len(tools)} tools, {len(text):,} characters, "

@@ -90,3 +90,15 @@ def test_constrain_benchmark_runs_on_tiny_inputs():
         "batch_one_by_one_step_p99_us"}
     assert figures["batch"] == 4 and figures["batch_steps"] == figures["tokens"] > 100
     assert all(v > 0 for v in figures.values())
+
+
+def test_chat_template_benchmark_runs_on_tiny_inputs():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "chat_template.py"), "--quick", "--json"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[0].startswith("machine: ") and lines[1].startswith("chat: 9 messages, 12 tools, ")
+    figures = json.loads(lines[-1])
+    assert {"export_ms", "compile_ms", "render_ms", "apply_text_ms", "apply_tokens_ms"} <= set(figures)
+    assert [line.split()[0] for line in lines[2:-1]] == list(figures)
+    assert all(v > 0 for v in figures.values())
