@@ -28,11 +28,11 @@ def _convo() -> Conversation:
 def test_export_writes_one_flat_set_per_dialect(tmp_path):
     written = export_templates(tmp_path / "t", "openai-harmony")
     names = sorted(p.relative_to(tmp_path / "t").as_posix() for p in written)
-    assert names == ["constraint.json", "constraint.lark.jinja", "developer.jinja", "dialect.json", "format.json",
-                     "header.jinja", "next_turn.jinja", "response_formats.jinja", "system.jinja", "tools.jinja",
-                     "typescript.jinja"]
+    assert names == ["chat_template.jinja", "constraint.json", "constraint.lark.jinja", "developer.jinja",
+                     "dialect.json", "format.json", "header.jinja", "next_turn.jinja", "portable.jinja",
+                     "response_formats.jinja", "system.jinja", "tools.jinja", "typescript.jinja"]
     assert (tmp_path / "t" / "header.jinja").read_bytes() == template_files("openai-harmony")["header.jinja"].read_bytes()
-    with pytest.raises(HarmonyError, match="would overwrite constraint.json, constraint.lark.jinja, developer.jinja"):
+    with pytest.raises(HarmonyError, match="would overwrite chat_template.jinja, constraint.json, constraint.lark.jinja, developer.jinja"):
         export_templates(tmp_path / "t", "oss-harmony")
     export_templates(tmp_path / "t", "oss-harmony", force=True)
     assert (tmp_path / "t" / "header.jinja").read_bytes() == template_files("oss-harmony")["header.jinja"].read_bytes()

@@ -322,7 +322,7 @@ def conversation_from_chat(
     model_identity: Optional[str] = None,
     conversation_start_date: Optional[str] = None,
     knowledge_cutoff: Optional[str] = None,
-    builtin_tools: Sequence[str] = (),
+    builtin_tools: Optional[Sequence[str]] = (),
     response_format: Union[Mapping[str, Any], Sequence[Mapping[str, Any]], None] = None,
 ) -> Conversation:
     """A harmony conversation from Chat Completions messages; raises ``HarmonyError`` naming the message index.
@@ -352,7 +352,9 @@ def conversation_from_chat(
                 raise HarmonyError(f"{field}: expected a string, found {_kind_name(value)}")
             setattr(system, field, value)
     known = known_builtin_tools()
-    if isinstance(builtin_tools, str):
+    if builtin_tools is None:
+        builtin_tools = ()
+    elif isinstance(builtin_tools, str):
         builtin_tools = (builtin_tools,)
     for name in builtin_tools:
         if name not in known:

@@ -160,3 +160,9 @@ def test_bad_keywords_are_refused(enc, kwargs, message):
     with pytest.raises(HarmonyError) as info:
         apply_chat_template(enc, [{"role": "user", "content": "Hi"}], **kwargs)
     assert str(info.value) == message
+
+
+def test_builtin_tools_none_is_no_built_in_tools(enc):
+    chat = [{"role": "user", "content": "Hi"}]
+    assert enc.apply_chat_template(chat, builtin_tools=None, tokenize=False, conversation_start_date=DATE) == \
+        enc.apply_chat_template(chat, tokenize=False, conversation_start_date=DATE)
