@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
@@ -15,6 +16,7 @@ CHECK_TEMPLATE_EXAMPLES = (
     f"{PROG} check-template chat_template.jinja",
     f"{PROG} check-template chat_template.jinja --templates my-templates   # against your edited templates",
     f"{PROG} check-template - --json < chat_template.jinja",
+    f"{PROG} check-template official.jinja --today   # a template that always writes today's date",
 )
 
 CHECK_TEMPLATE_NOTES = (
@@ -33,18 +35,25 @@ def add_check_template_arguments(parser: argparse.ArgumentParser) -> None:
     add_encoding_arguments(parser)
     parser.add_argument("--json", action="store_true",
                         help='print {"cases": [...], "summary": {...}} instead of one line per case')
+    parser.add_argument("--today", action="store_true",
+                        help="give no case a conversation_start_date, so both sides write today's date "
+                             "(for templates that ignore the keyword, as the official one does)")
 
 
 def run_check_template(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Render every built-in case through the renderer and the template, and print how each came out."""
-    from harmony_grammar.integrations.chat_template.check import check_template, summarize, summary_line
+    from harmony_grammar.integrations.chat_template.check import check_template, load_cases, summarize, summary_line
     from harmony_grammar.integrations.chat_template.environment import ChatTemplateError
 
     data, where = read_bytes(args.template)
     source = decode_text(data, where)
     enc = load_encoding(args)
     try:
-        results = check_template(source, enc, filename=where)
+        cases = load_cases()
+        if args.today:
+            cases = [dataclasses.replace(c, kwargs={k: v for k, v in c.kwargs.items() if k != "conversation_start_date"})
+                     for c in cases]
+        results = check_template(source, enc, cases, filename=where)
     except ChatTemplateError as exc:  # it does not compile
         raise InputError(exc.where, exc.detail) from None
     except HarmonyError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 import time
 
@@ -118,3 +119,18 @@ def test_hostile_templates_end_in_a_clean_exit(capsys, tmp_path, source):
                                              if case.refused is not None else "\n")
         for case in CASES) + f"{N} cases: 0 identical, 0 differ, {N} raised\n"
     assert "Traceback" not in out + err
+
+
+def test_today_leaves_the_date_to_both_sides(capsys, tmp_path, enc):
+    # The exported template made to ignore conversation_start_date, as the official one does: every
+    # dated case differs at the date, and none does with --today.
+    exported = enc.chat_template()
+    source, n = re.subn(r'"conversation_start_date": [^,]*strftime_now\("%Y-%m-%d"\)',
+                        '"conversation_start_date": strftime_now("%Y-%m-%d")', exported)
+    assert n == 1
+    path = template(tmp_path, source)
+    code, out, _ = run(capsys, "check-template", str(path))
+    dated = [c for c in CASES if c.refused is None and "conversation_start_date" in c.kwargs]
+    assert code == 1 and out.count(": changed text after <|message|>: expected 'ate: 2025-06-28") == len(dated) > 50
+    code, out, _ = run(capsys, "check-template", str(path), "--today")
+    assert (code, out.splitlines()[-1]) == (0, f"{N} cases: {N} identical, 0 differ, 0 raised")

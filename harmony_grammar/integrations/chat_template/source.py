@@ -105,6 +105,12 @@ def _arguments(node: Any) -> str:
     return ", ".join(parts)
 
 
+def _test(node: Any, sign: str) -> str:
+    """A filter or test applied: ``X | f(args)``, ``X is t`` or ``X is not t``."""
+    args = _arguments(node)
+    return f"{_operand(node.node)}{sign}{node.name}" + (f"({args})" if args else "")
+
+
 def expression(node: "nodes.Node") -> str:
     """The source of one expression node, parenthesized wherever precedence could matter."""
     kind = _kind(node)
@@ -127,11 +133,11 @@ def expression(node: "nodes.Node") -> str:
     if kind in ("Filter", "Test"):
         if node.node is None:  # type: ignore[attr-defined]
             raise _unsupported(node, "a filter block")
-        args = _arguments(node)
-        sign = " | " if kind == "Filter" else " is "
-        return f"{_operand(node.node)}{sign}{node.name}" + (f"({args})" if args else "")  # type: ignore[attr-defined]
+        return _test(node, " | " if kind == "Filter" else " is ")
     if kind in _BINARY:
         return f"{_operand(node.left)} {_BINARY[kind]} {_operand(node.right)}"  # type: ignore[attr-defined]
+    if kind == "Not" and _kind(node.node) == "Test" and node.node.node is not None:  # type: ignore[attr-defined]
+        return _test(node.node, " is not ")  # type: ignore[attr-defined]
     if kind in _UNARY:
         return _UNARY[kind] + _operand(node.node)  # type: ignore[attr-defined]
     if kind == "Concat":

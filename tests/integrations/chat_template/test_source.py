@@ -33,6 +33,7 @@ EXPRESSIONS = [
     "range(3) | list", "s ~ '\\n\\t\"\\\\'", "'{{ not a tag }}' ~ '{% nor this %}'", "1.5e-07", "1e16",
     "(xs | first) ~ (xs | last)", "dict(x=1) | tojson", "namespace(v=a).v", "t and (n or a)",
     "xs | select('gt', 1) | list", "(a > 1) == t", "'é' ~ \"ü\"", "none is none", "true and false",
+    "not (a is divisibleby 3) and t", "(a if n is none else b) is not number", "((s is string) is not sameas false)",
 ]
 
 
