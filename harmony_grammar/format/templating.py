@@ -184,9 +184,11 @@ def _fail(message: str) -> str:
 
 def _tojson(value: Any, ensure_ascii: bool = False, indent: Any = None, separators: Any = None,
             sort_keys: bool = False) -> str:
-    """transformers' ``tojson``: ``json.dumps`` with its options, not Jinja's HTML-safe one (chat templates use it)."""
-    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent,
-                      separators=tuple(separators) if separators is not None else None, sort_keys=sort_keys)
+    """transformers' ``tojson``: ``json.dumps`` with its options, not Jinja's HTML-safe one (chat templates use it),
+    within the sandbox's limits."""
+    from harmony_grammar.format.sandbox import tojson
+
+    return tojson(value, ensure_ascii, indent, separators, sort_keys)
 
 
 def _strftime_now(format: str) -> str:
@@ -213,7 +215,9 @@ def _bytecode_cache() -> "jinja2.BytecodeCache | None":
         return None
     import hashlib
 
-    key = hashlib.sha256(f"{sorted(_SYNTAX.items())}{jinja2.__version__}".encode()).hexdigest()[:16]
+    from harmony_grammar.format.sandbox import COMPILED_FORM
+
+    key = hashlib.sha256(f"{sorted(_SYNTAX.items())}{jinja2.__version__}{COMPILED_FORM}".encode()).hexdigest()[:16]
     try:
         (folder / key).mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError:

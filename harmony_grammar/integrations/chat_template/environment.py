@@ -28,7 +28,6 @@ keywords to a template that reads them.
 from __future__ import annotations
 
 import datetime
-import json
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
@@ -152,21 +151,7 @@ def _environment() -> "tuple[jinja2.Environment, type[jinja2.TemplateError]]":
 
     def tojson(value: Any, ensure_ascii: bool = False, indent: Any = None, separators: Any = None,
                sort_keys: bool = False) -> str:
-        # json.dumps's text, built piece by piece so that a huge indent or separator is stopped early.
-        for what, width in (("an indent", indent), *(("a separator", s) for s in separators or ())):
-            size = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
-            if size > sandbox.MAX_ITEMS:
-                raise SecurityError(f"tojson with {what} of {size} characters (the limit is {sandbox.MAX_ITEMS})")
-        encoder = json.JSONEncoder(ensure_ascii=ensure_ascii, indent=indent, separators=separators,
-                                   sort_keys=sort_keys)
-        out: list[str] = []
-        size = 0
-        for chunk in encoder.iterencode(value):
-            size += len(chunk)
-            if size > sandbox.MAX_OUTPUT:
-                raise SecurityError(f"tojson would write more than {sandbox.MAX_OUTPUT} characters")
-            out.append(chunk)
-        return "".join(out)
+        return sandbox.tojson(value, ensure_ascii, indent, separators, sort_keys)
 
     def strftime_now(format: str) -> str:
         if isinstance(format, str) and len(format) > MAX_STRFTIME_FORMAT:
