@@ -22,9 +22,10 @@ and ``strftime_now``.
 
 from __future__ import annotations
 
-import pydantic_core
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Optional
+
+import pydantic_core
 
 from harmony_grammar.errors import HarmonyError
 from harmony_grammar.format.templating import TemplateSet
@@ -42,8 +43,6 @@ __all__ = ["export_chat_template", "ENTRY", "HELPERS"]
 
 ENTRY = "chat_template.jinja"
 HELPERS = "portable.jinja"
-# What the exported template may call besides its own macros: transformers' globals and Jinja's.
-_TARGET_GLOBALS = {"raise_exception", "strftime_now", "namespace", "dict", "range", "none", "true", "false"}
 # The engine helpers that have a plain-Jinja spelling (see _Portable).
 _ENGINE_ONLY = {"jget", "jhas", "fail", "special", "brk"}
 
