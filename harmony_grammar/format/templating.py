@@ -30,7 +30,7 @@ from harmony_grammar.errors import HarmonyError
 from harmony_grammar.resources import cache_dir, data_dir
 
 __all__ = ["Special", "Markers", "TemplateSet", "rust_lines", "serde_json_text", "dialects", "DEFAULT_DIALECT",
-           "template_files", "export_templates"]
+           "template_files", "export_templates", "template_failures"]
 
 DEFAULT_DIALECT = "oss-harmony"
 
@@ -253,7 +253,7 @@ class TemplateSet:
             with self._lock:
                 if self._env is None:
                     global _TEMPLATE_FAILURES
-                    _TEMPLATE_FAILURES = _failures()
+                    _TEMPLATE_FAILURES = template_failures()
                     self._env = self._build_env()
         return self._env
 
@@ -389,13 +389,13 @@ class TemplateSet:
         return self.markers.split(rendered)
 
 
-def _failures() -> tuple[type[BaseException], ...]:
+def template_failures() -> tuple[type[BaseException], ...]:
+    """What rendering a template can raise: Jinja's errors (the sandbox's limits among them), Python's on
+    bad values, and what runaway computation raises. Imports Jinja2."""
     import jinja2
 
-    # What a template can raise: its own errors (the sandbox's limits among them), Python's on bad
-    # values, and OverflowError, MemoryError and RecursionError from what it computes.
-    return (jinja2.TemplateError, TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError,
-            MemoryError, RecursionError, ZeroDivisionError)
+    return (jinja2.TemplateError, TypeError, ValueError, AttributeError, LookupError, ArithmeticError,
+            MemoryError, RecursionError)
 
 
 # Set with the first environment, when Jinja2 is imported (see TemplateSet.env).

@@ -33,6 +33,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
 from harmony_grammar.errors import HarmonyError
+from harmony_grammar.format.templating import template_failures
 
 if TYPE_CHECKING:
     import jinja2
@@ -66,15 +67,6 @@ class TemplateRaised(ChatTemplateError):
     def __init__(self, where: str, message: str) -> None:
         super().__init__(where, f"raise_exception: {message}")
         self.message = message
-
-
-def _failures() -> tuple[type[BaseException], ...]:
-    import jinja2
-
-    # What rendering a template can raise: Jinja's errors (the sandbox's refusals among them), Python's on
-    # bad values, and what runaway computation raises.
-    return (jinja2.TemplateError, TypeError, ValueError, AttributeError, KeyError, IndexError, LookupError,
-            OverflowError, MemoryError, RecursionError, ZeroDivisionError, ArithmeticError)
 
 
 def chat_template_environment() -> "jinja2.Environment":
@@ -276,7 +268,7 @@ def render_chat_template(source: str, messages: Sequence[Any], tools: Optional[S
     except raised as exc:
         message = exc.args[0] if exc.args else ""
         raise TemplateRaised(_where(exc, filename, generator, template), str(message)) from None
-    except _failures() as exc:
+    except template_failures() as exc:
         where = _where(exc, filename, generator, template)
         raise ChatTemplateError(where, f"template error: {type(exc).__name__}: {exc}") from None
     finally:

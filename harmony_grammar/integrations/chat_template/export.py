@@ -70,6 +70,7 @@ def _where(file: _File, node: "nodes.Node") -> str:
 
 def _load(templates: TemplateSet) -> dict[str, _File]:
     """Every file the entry template reaches through imports and includes, parsed."""
+    import jinja2
     from jinja2 import nodes
 
     env = templates.env
@@ -83,8 +84,8 @@ def _load(templates: TemplateSet) -> dict[str, _File]:
         source = path.read_text(encoding="utf-8")
         try:
             tree = env.parse(source, name, str(path))
-        except Exception as exc:  # jinja2.TemplateSyntaxError
-            raise HarmonyError(f"{path}:{getattr(exc, 'lineno', '?')}: template syntax error: {exc}") from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise HarmonyError(f"{path}:{exc.lineno}: template syntax error: {exc.message}") from None
         files[name] = _File(name, path, tree)
         for node in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport)):
             if not isinstance(node.template, nodes.Const) or not isinstance(node.template.value, str):
@@ -264,6 +265,8 @@ def _shown(path: Path) -> str:
 
 def export_chat_template(encoding: "HarmonyEncoding", version: Optional[str] = None) -> str:
     """The Hugging Face chat template of ``encoding``'s templates (a user's ``template_dir`` included)."""
+    from jinja2 import nodes
+
     templates = encoding.templates
     files = _load(templates)
     _names(files, templates.env.globals)
@@ -288,8 +291,6 @@ def export_chat_template(encoding: "HarmonyEncoding", version: Optional[str] = N
         file = files[name]
         tree = _portable(file, files)
         if file.included:
-            from jinja2 import nodes
-
             params = [nodes.Name(p, "param") for p in file.params]
             tree = nodes.Template([nodes.Macro(file.stem + "_template", params, [], tree.body)])
         elif name != ENTRY:

@@ -19,6 +19,7 @@ what rendering the tree gives:
 
 from __future__ import annotations
 
+import json
 import math
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -34,22 +35,14 @@ _BINARY = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/", "FloorDiv": "//", "Mo
 _UNARY = {"Not": "not ", "Neg": "-", "Pos": "+"}
 _COMPARE = {"eq": "==", "ne": "!=", "gt": ">", "gteq": ">=", "lt": "<", "lteq": "<=", "in": "in", "notin": "not in"}
 _ATOMS = ("Name", "NSRef", "Const", "Getattr", "Getitem", "Call", "List", "Tuple", "Dict")
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _INDENT = "  "
 _SPELLED = {"FilterBlock": "a {% filter %} block", "CallBlock": "a {% call %} block", "Extends": "{% extends %}",
             "Block": "a {% block %}", "ExprStmt": "a {% do %} statement"}
 
 
 def _string(text: str) -> str:
-    out = []
-    for ch in text:
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
+    # JSON's escapes (\\n, \\", \\u0001) are also Jinja's: it decodes string literals as Python does.
+    return json.dumps(text, ensure_ascii=False)
 
 
 def literal(value: Any) -> str:

@@ -33,7 +33,7 @@ EXPRESSIONS = [
     "range(3) | list", "s ~ '\\n\\t\"\\\\'", "'{{ not a tag }}' ~ '{% nor this %}'", "1.5e-07", "1e16",
     "(xs | first) ~ (xs | last)", "dict(x=1) | tojson", "namespace(v=a).v", "t and (n or a)",
     "xs | select('gt', 1) | list", "(a > 1) == t", "'é' ~ \"ü\"", "none is none", "true and false",
-    "not (a is divisibleby 3) and t", "(a if n is none else b) is not number", "((s is string) is not sameas false)",
+    "'\\x7f\\u2028\\r\\x01é' ~ s", "not (a is divisibleby 3) and t", "(a if n is none else b) is not number", "((s is string) is not sameas false)",
 ]
 
 
@@ -99,7 +99,7 @@ def test_what_cannot_be_written_out_is_a_clean_error():
 
 def test_literal_spells_json_data_as_jinja():
     value = {"s": "a\"b\\c\nd\x01", "n": [0, -1, 2.5, -0.0, 1e-07, None, True, False], "e": {}}
-    assert literal(value) == ('{"s": "a\\"b\\\\c\\nd\\x01", "n": [0, (-1), 2.5, (-0.0), 1e-07, none, true, false], '
+    assert literal(value) == ('{"s": "a\\"b\\\\c\\nd\\u0001", "n": [0, (-1), 2.5, (-0.0), 1e-07, none, true, false], '
                               '"e": {}}')
     assert ENV.from_string("{{ v == " + literal(value) + " }}").render(v=value) == "True"
     with pytest.raises(HarmonyError, match="inf has no Jinja literal"):
